@@ -1,0 +1,22 @@
+# Settings for our own tests, examples, benchmarks and fuzzers (never for consumers).
+find_program(AUTOINTERP_CCACHE ccache)
+if(AUTOINTERP_CCACHE AND NOT CMAKE_CXX_COMPILER_LAUNCHER)
+  set(CMAKE_CXX_COMPILER_LAUNCHER ${AUTOINTERP_CCACHE})
+endif()
+
+# Warnings as errors and optional sanitizers, linked into every target of ours.
+add_library(autointerp_dev_flags INTERFACE)
+target_compile_options(autointerp_dev_flags INTERFACE -Wall -Wextra -Werror)
+if(AUTOINTERP_SANITIZE)
+  target_compile_options(autointerp_dev_flags INTERFACE -fsanitize=${AUTOINTERP_SANITIZE} -fno-omit-frame-pointer
+                                                        -fno-sanitize-recover=all)
+  target_link_options(autointerp_dev_flags INTERFACE -fsanitize=${AUTOINTERP_SANITIZE})
+endif()
+
+# Separate compilation: Asio, Beast and our out-of-line parts compiled once (autointerp/src.hpp).
+add_library(autointerp_compiled STATIC ${PROJECT_SOURCE_DIR}/tests/support/src.cpp)
+target_link_libraries(autointerp_compiled PUBLIC autointerp::autointerp autointerp_dev_flags)
+target_compile_definitions(autointerp_compiled PUBLIC AUTOINTERP_SEPARATE_COMPILATION
+  BOOST_ASIO_SEPARATE_COMPILATION BOOST_BEAST_SEPARATE_COMPILATION)
+target_precompile_headers(autointerp_compiled PUBLIC
+  $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/tests/support/pch.hpp>)

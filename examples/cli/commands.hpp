@@ -1,0 +1,14 @@
+#pragma once
+// The subcommands of the `autointerp` tool. Each adds itself to the app and, when chosen, sets
+// `run` to the function that does the work and returns the exit code (0 ok, 1 some latents
+// failed, 2 bad usage or input).
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace cli {
+
+using action = std::function<int()>;
+
+}  // namespace cli

@@ -1,0 +1,37 @@
+// autointerp: the command-line tool. Parses the command line with CLI11 and hands over to the
+// chosen subcommand; library errors that reach here become one line on stderr and exit code 2.
+#include "commands.hpp"
+
+#include <autointerp/config.hpp>
+#include <autointerp/error.hpp>
+
+#include <iostream>
+
+int main(int argc, char** argv) {
+  CLI::App app{"autointerp: explain the latents of sparse autoencoders with an LLM"};
+  app.require_subcommand(1);
+  cli::action run;
+
+  app.add_subcommand("version", "print the version")->callback([&] {
+    run = [] {
+      std::cout << "autointerp " AUTOINTERP_VERSION_STRING "\n";
+      return 0;
+    };
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (CLI::ParseError const& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  try {
+    return run();
+  } catch (autointerp::exception const& e) {
+    std::cerr << "autointerp: " << e.what() << "\n";
+    return 2;
+  } catch (std::exception const& e) {
+    std::cerr << "autointerp: " << e.what() << "\n";
+    return 2;
+  }
+}

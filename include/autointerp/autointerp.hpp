@@ -1,0 +1,9 @@
+#pragma once
+// Everything autointerp offers, in one include. Prefer the one-concept headers in your own
+// translation units: they compile faster.
+
+#include <autointerp/config.hpp>
+#include <autointerp/error.hpp>
+#include <autointerp/run_on.hpp>
+#include <autointerp/cache/latent_activations.hpp>
+#include <autointerp/cache/token_matrix.hpp>

@@ -1,0 +1,16 @@
+#pragma once
+// Include in exactly one translation unit of a program built with AUTOINTERP_SEPARATE_COMPILATION
+// (and BOOST_ASIO_SEPARATE_COMPILATION, BOOST_BEAST_SEPARATE_COMPILATION) to compile Asio, Beast
+// and autointerp's out-of-line parts once.
+
+#include <autointerp/config.hpp>
+
+#if !defined(AUTOINTERP_SEPARATE_COMPILATION)
+#  error "autointerp/src.hpp is for AUTOINTERP_SEPARATE_COMPILATION builds only"
+#endif
+
+#include <boost/asio/impl/src.hpp>
+#include <boost/asio/ssl/impl/src.hpp>
+#include <boost/beast/src.hpp>
+
+// autointerp's out-of-line parts (each area lists its impl/*.ipp files here).
