@@ -7,3 +7,4 @@
 #include <autointerp/run_on.hpp>
 #include <autointerp/cache/latent_activations.hpp>
 #include <autointerp/cache/token_matrix.hpp>
+#include <autointerp/records/latent_record.hpp>
