@@ -1,0 +1,180 @@
+#pragma once
+// Where a run's results go: delphi-compatible explanation files and one run.jsonl line per latent.
+
+#include <autointerp/cache/latent_activations.hpp>
+#include <autointerp/error.hpp>
+#include <autointerp/pipeline/latent_outcome.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace autointerp::pipeline {
+
+/// Writes `content` to `path` through a temporary file in the same folder and a rename, so a reader
+/// (or a killed process) sees either the old file or the whole new one, never half of it.
+/// Errors: `errc::write_failed` naming the file and the system's reason. Thread-safe for distinct paths.
+inline result<void> write_file_atomically(std::filesystem::path const& path, std::string_view content) {
+  static std::atomic<unsigned long> counter{0};
+  auto tmp = path;
+  tmp += ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) return make_error(errc::write_failed, "cannot create " + tmp.string() + ": " + std::strerror(errno) +
+                                                      "; check that the output folder is writable");
+    f.write(content.data(), static_cast<std::streamsize>(content.size()));
+    f.close();
+    if (!f) {
+      std::error_code ec;
+      std::filesystem::remove(tmp, ec);
+      return make_error(errc::write_failed, "cannot write " + tmp.string() + "; check free disk space");
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    return make_error(errc::write_failed, "cannot rename into " + path.string() + ": " + ec.message());
+  }
+  return {};
+}
+
+/// An output folder: `explanations/<module>_latent<i>.txt` (the explanation as one JSON string, as
+/// delphi writes it), `prompts/<module>_latent<i>.json` (dry runs) and `run.jsonl`.
+///
+/// run.jsonl is append-only: each line goes out in a single write() on an O_APPEND descriptor, so a
+/// killed process leaves whole lines (rewriting the file per latent would cost O(n^2)); readers skip
+/// a torn last line, which only a power loss can leave. Explanation files are written atomically
+/// before their run.jsonl line, so an explanation file is the proof that a latent is done.
+/// Not thread-safe: use it from one strand (the scheduler calls its hooks on one).
+class output_dir {
+ public:
+  /// Creates the folders if needed. With `resume`, keeps run.jsonl and remembers which latents it
+  /// lists as explained; without, starts run.jsonl afresh. Errors: `errc::write_failed`.
+  static result<output_dir> open(std::filesystem::path root, bool resume) {
+    output_dir d;
+    d.root_ = std::move(root);
+    std::error_code ec;
+    std::filesystem::create_directories(d.root_ / "explanations", ec);
+    if (ec) return make_error(errc::write_failed, "cannot create " + (d.root_ / "explanations").string() + ": " +
+                                                      ec.message() + "; choose a writable --out folder");
+    auto jsonl = d.root_ / "run.jsonl";
+    if (resume) d.load_explained(jsonl);
+    int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (resume ? 0 : O_TRUNC);
+    int fd = ::open(jsonl.c_str(), flags, 0644);
+    if (fd < 0) return make_error(errc::write_failed, "cannot open " + jsonl.string() + ": " + std::strerror(errno));
+    d.fd_ = std::shared_ptr<int>(new int(fd), [](int* p) {
+      ::close(*p);
+      delete p;
+    });
+    return d;
+  }
+
+  std::filesystem::path const& root() const noexcept { return root_; }
+
+  /// `<module>_latent<i>`, delphi's name for a latent's files.
+  static std::string stem(cache::latent_id const& id) { return id.module + "_latent" + std::to_string(id.index); }
+  std::filesystem::path explanation_path(cache::latent_id const& id) const {
+    return root_ / "explanations" / (stem(id) + ".txt");
+  }
+  std::filesystem::path prompt_path(cache::latent_id const& id) const { return root_ / "prompts" / (stem(id) + ".json"); }
+
+  /// Resume check: true when the latent's explanation file exists. If run.jsonl lacks its line (the
+  /// process died between the two writes) the line is added from the file, so run.jsonl stays complete.
+  bool already_explained(cache::latent_id const& id) {
+    std::error_code ec;
+    auto path = explanation_path(id);
+    if (!std::filesystem::is_regular_file(path, ec)) return false;
+    if (!explained_.contains(key(id))) {
+      latent_outcome o;
+      o.latent = id;
+      o.status = latent_status::explained;
+      std::ifstream f(path, std::ios::binary);
+      std::stringstream ss;
+      ss << f.rdbuf();
+      boost::system::error_code jec;
+      auto v = boost::json::parse(ss.str(), jec);
+      if (jec || !v.is_string()) return false;  // not ours or damaged: explain it again
+      o.explanation = std::string(v.get_string());
+      (void)append_line(o);
+    }
+    return true;
+  }
+
+  /// Records an outcome: the explanation file first (explained only), then its run.jsonl line.
+  /// Errors: `errc::write_failed`.
+  result<void> write(latent_outcome const& o) {
+    if (o.status == latent_status::explained) {
+      auto r = write_file_atomically(explanation_path(o.latent), boost::json::serialize(boost::json::string(o.explanation)));
+      if (!r) return r;
+    }
+    return append_line(o);
+  }
+
+  /// Writes a dry run's request body for a latent into prompts/. Errors: `errc::write_failed`.
+  result<void> write_prompt(cache::latent_id const& id, std::string_view json) {
+    std::error_code ec;
+    std::filesystem::create_directories(root_ / "prompts", ec);
+    return write_file_atomically(prompt_path(id), json);
+  }
+
+ private:
+  static std::string key(cache::latent_id const& id) { return id.module + '\n' + std::to_string(id.index); }
+
+  void load_explained(std::filesystem::path const& jsonl) {
+    std::ifstream f(jsonl, std::ios::binary);
+    std::string line;
+    while (std::getline(f, line)) {
+      boost::system::error_code ec;
+      auto v = boost::json::parse(line, ec);
+      if (ec || !v.is_object()) continue;  // a torn last line
+      auto const& o = v.get_object();
+      auto const* m = o.if_contains("module");
+      auto const* l = o.if_contains("latent");
+      auto const* s = o.if_contains("status");
+      if (!m || !l || !s || !m->is_string() || !s->is_string() || !l->is_number()) continue;
+      if (s->get_string() != "explained") continue;
+      boost::system::error_code nec;
+      auto idx = l->to_number<std::uint32_t>(nec);
+      if (nec) continue;
+      explained_.insert(key({std::string(m->get_string()), idx}));
+    }
+  }
+
+  result<void> append_line(latent_outcome const& o) {
+    std::string line = boost::json::serialize(to_json(o));
+    line += '\n';
+    std::size_t done = 0;
+    while (done < line.size()) {
+      auto n = ::write(*fd_, line.data() + done, line.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0)
+        return make_error(errc::write_failed, "cannot append to " + (root_ / "run.jsonl").string() + ": " +
+                                                  std::strerror(errno) + "; check free disk space");
+      done += static_cast<std::size_t>(n);
+    }
+    if (o.status == latent_status::explained) explained_.insert(key(o.latent));
+    return {};
+  }
+
+  std::filesystem::path root_;
+  std::shared_ptr<int> fd_;
+  std::set<std::string> explained_;
+};
+
+}  // namespace autointerp::pipeline

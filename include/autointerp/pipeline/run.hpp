@@ -1,0 +1,252 @@
+#pragma once
+// The bounded scheduler: every selected latent is one awaitable job, at most N of them in flight.
+
+#include <autointerp/cache/latent_activations.hpp>
+#include <autointerp/error.hpp>
+#include <autointerp/pipeline/latent_outcome.hpp>
+
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <ranges>
+#include <utility>
+#include <vector>
+
+namespace autointerp::pipeline {
+
+/// How a run is scheduled. Plain aggregate.
+struct run_options {
+  /// At most this many latents in flight at once (delphi's `pipeline.run(n)`). Must be at least 1.
+  std::size_t max_concurrent = 8;
+};
+
+/// The work for one latent and the hooks around it. Only `process` is required.
+struct stages {
+  /// The whole job for one latent (load, build record, prompt, call, parse, save). It runs on the
+  /// scheduler's strand; it should report failures in the outcome rather than throw (an exception is
+  /// turned into a `failed` outcome). It receives terminal cancellation when the run is cancelled.
+  std::function<boost::asio::awaitable<latent_outcome>(cache::latent_id)> process;
+  /// Resume: true when the latent was finished by an earlier run; it is then counted and not processed.
+  std::function<bool(cache::latent_id const&)> already_done;
+  /// Called on the scheduler's strand after each processed latent (sinks, progress), in finishing order.
+  std::function<void(latent_outcome const&)> on_finished;
+};
+
+/// Why a run ended.
+enum class stop_reason {
+  completed,  ///< every latent was pulled and finished
+  fatal,      ///< a fatal error (see `is_fatal`) stopped new work; in-flight latents were drained
+  drained,    ///< a partial or total cancellation stopped new work; in-flight latents finished
+  cancelled,  ///< a terminal cancellation also cancelled the latents in flight
+};
+
+/// Counts and totals of a run.
+struct run_summary {
+  std::size_t explained = 0, unparsed = 0, failed = 0, skipped = 0;
+  std::size_t already_done = 0;   ///< skipped because an earlier run finished them (resume)
+  std::size_t max_in_flight = 0;  ///< the largest number of latents in flight at once
+  token_usage usage;              ///< summed over all outcomes
+  stop_reason stop = stop_reason::completed;
+  std::optional<autointerp::error> fatal;  ///< the error that stopped the run when `stop == fatal`
+
+  std::size_t processed() const noexcept { return explained + unparsed + failed + skipped; }
+};
+
+namespace detail {
+
+template <class Range>
+struct run_state {
+  using strand_type = boost::asio::strand<boost::asio::any_io_executor>;
+
+  run_state(strand_type s, Range r, stages st, run_options o)
+      : strand(std::move(s)), latents(std::move(r)), next(std::ranges::begin(latents)), stg(std::move(st)),
+        opts(o), done(strand, std::chrono::steady_clock::time_point::max()),
+        signals(o.max_concurrent) {}
+
+  strand_type strand;
+  Range latents;
+  std::ranges::iterator_t<Range> next;  // pulled one at a time, only when a worker is free
+  stages stg;
+  run_options opts;
+  boost::asio::steady_timer done;  // cancelled when the last worker exits
+  std::vector<boost::asio::cancellation_signal> signals;  // one per worker, for terminal cancellation
+  std::size_t workers = 0, in_flight = 0;
+  bool stopping = false, waiting = false;
+  run_summary summary;
+
+  std::optional<cache::latent_id> pull() {
+    if (stopping || next == std::ranges::end(latents)) return std::nullopt;
+    cache::latent_id id = *next;
+    ++next;
+    return id;
+  }
+
+  void stop(stop_reason why) {
+    if (summary.stop == stop_reason::completed || (why == stop_reason::cancelled && summary.stop == stop_reason::drained))
+      summary.stop = why;
+    stopping = true;
+    if (why == stop_reason::cancelled)
+      for (auto& s : signals) s.emit(boost::asio::cancellation_type::terminal);
+  }
+
+  void finish(latent_outcome const& o) {
+    switch (o.status) {
+      case latent_status::explained: ++summary.explained; break;
+      case latent_status::unparsed: ++summary.unparsed; break;
+      case latent_status::failed: ++summary.failed; break;
+      case latent_status::skipped: ++summary.skipped; break;
+    }
+    summary.usage.prompt_tokens += o.usage.prompt_tokens;
+    summary.usage.completion_tokens += o.usage.completion_tokens;
+    summary.usage.cost += o.usage.cost;
+    if (o.status == latent_status::failed && o.error && is_fatal(*o.error) && !summary.fatal) {
+      summary.fatal = o.error;
+      stop(stop_reason::fatal);
+    }
+    if (stg.on_finished) stg.on_finished(o);
+  }
+};
+
+inline latent_outcome failed_outcome(cache::latent_id id, errc code, std::string message) {
+  latent_outcome o;
+  o.latent = std::move(id);
+  o.status = latent_status::failed;
+  o.error = make_error(code, std::move(message));
+  return o;
+}
+
+template <class Range>
+boost::asio::awaitable<void> run_worker(std::shared_ptr<run_state<Range>> s) {
+  while (auto id = s->pull()) {
+    if (s->stg.already_done && s->stg.already_done(*id)) {
+      ++s->summary.already_done;
+      continue;
+    }
+    ++s->in_flight;
+    if (s->in_flight > s->summary.max_in_flight) s->summary.max_in_flight = s->in_flight;
+    latent_outcome out;
+    std::string const where = "latent " + std::to_string(id->index) + " of module '" + id->module + "'";
+    try {
+      out = co_await s->stg.process(*id);
+    } catch (boost::system::system_error const& e) {
+      bool const aborted = e.code() == boost::asio::error::operation_aborted;
+      out = failed_outcome(*id, aborted ? errc::cancelled : errc::bad_response,
+                           where + (aborted ? ": cancelled" : ": unexpected failure: " + std::string(e.what())));
+    } catch (std::exception const& e) {
+      out = failed_outcome(*id, errc::bad_option, where + ": unexpected failure: " + e.what());
+    }
+    --s->in_flight;
+    s->finish(out);
+  }
+}
+
+template <class Range>
+boost::asio::awaitable<result<run_summary>> run_main(std::shared_ptr<run_state<Range>> s) {
+  for (std::size_t i = 0; i < s->opts.max_concurrent; ++i) {
+    ++s->workers;
+    boost::asio::co_spawn(s->strand, run_worker(s),
+                          boost::asio::bind_cancellation_slot(s->signals[i].slot(), [s](std::exception_ptr) {
+                            if (--s->workers == 0 && s->waiting) s->done.cancel();
+                          }));
+  }
+  // Workers start only after this coroutine suspends (co_spawn posts), so `waiting` is set in time.
+  if (s->workers > 0) {
+    s->waiting = true;
+    boost::system::error_code ec;
+    co_await s->done.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+  }
+  co_return s->summary;
+}
+
+}  // namespace detail
+
+/// Runs `stages.process` for every latent of `latents` (an input range of `cache::latent_id`, moved
+/// in and pulled one element at a time, only when a worker is free, so memory grows with
+/// `max_concurrent` rather than with the number of latents), at most `options.max_concurrent` at
+/// once, on a strand of `ex`. Completes with the run's summary once every started latent finished.
+///
+/// Errors: `errc::bad_option` when `max_concurrent` is 0 or `process` is empty. A failed latent
+/// never fails the run: it is counted and passed to `on_finished`. A fatal error (`is_fatal`) stops
+/// pulling new latents; in-flight ones finish; the summary says `stop_reason::fatal`.
+///
+/// Cancellation (through the token's cancellation slot): partial or total cancellation drains (no
+/// new latent starts, in-flight ones finish and are reported); terminal cancellation also cancels
+/// the latents in flight (their outcome is whatever `process` makes of it, typically `failed` with
+/// `errc::cancelled`). Emitting partial then terminal gives "first Ctrl-C drains, second cancels".
+/// The completion handler runs on its associated executor. Thread-safety: the hooks are only called
+/// on the run's strand; `latents` must not be shared with other threads while the run lasts.
+template <class Range, class CompletionToken = boost::asio::deferred_t>
+auto async_run(boost::asio::any_io_executor ex, Range latents, stages st, run_options options,
+               CompletionToken&& token = {}) {
+  auto initiation = [](auto handler, boost::asio::any_io_executor ex, Range latents, stages st,
+                       run_options options) {
+    auto hex = boost::asio::get_associated_executor(handler, ex);
+    if (options.max_concurrent == 0 || !st.process) {
+      auto e = make_error(errc::bad_option, options.max_concurrent == 0
+                                                ? "pipeline::run: max_concurrent is 0; allow at least 1 latent in flight"
+                                                : "pipeline::run: stages.process is empty; give the per-latent job");
+      boost::asio::post(hex, [h = std::move(handler), e = std::move(e)]() mutable {
+        std::move(h)(result<run_summary>(std::move(e)));
+      });
+      return;
+    }
+    auto strand = boost::asio::make_strand(ex);
+    auto s = std::make_shared<detail::run_state<Range>>(strand, std::move(latents), std::move(st), options);
+    auto slot = boost::asio::get_associated_cancellation_slot(handler);
+    if (slot.is_connected()) {
+      slot.assign([s](boost::asio::cancellation_type type) {
+        boost::asio::dispatch(s->strand, [s, type] {
+          bool const terminal = (type & boost::asio::cancellation_type::terminal) != boost::asio::cancellation_type::none;
+          s->stop(terminal ? stop_reason::cancelled : stop_reason::drained);
+        });
+      });
+    }
+    auto work = boost::asio::make_work_guard(hex);
+    boost::asio::co_spawn(
+        strand, detail::run_main(s),
+        [h = std::move(handler), work = std::move(work), s](std::exception_ptr ep, result<run_summary> r) mutable {
+          auto slot = boost::asio::get_associated_cancellation_slot(h);
+          if (slot.is_connected()) slot.clear();
+          if (ep) r = make_error(errc::bad_option, "pipeline::run: the scheduler failed unexpectedly");
+          auto hex = work.get_executor();
+          work.reset();
+          boost::asio::dispatch(hex, [h = std::move(h), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
+        });
+  };
+  return boost::asio::async_initiate<CompletionToken, void(result<run_summary>)>(
+      initiation, token, std::move(ex), std::move(latents), std::move(st), options);
+}
+
+/// `co_await run(latents, stages, {.max_concurrent = n})` inside a coroutine: `async_run` on the
+/// coroutine's own executor. Same errors and semantics; cancellation of the calling coroutine is
+/// terminal (it cancels the latents in flight).
+template <class Range>
+boost::asio::awaitable<result<run_summary>> run(Range latents, stages st, run_options options = {}) {
+  auto ex = co_await boost::asio::this_coro::executor;
+  co_return co_await async_run(ex, std::move(latents), std::move(st), options, boost::asio::use_awaitable);
+}
+
+}  // namespace autointerp::pipeline
