@@ -14,3 +14,7 @@
 #include <boost/beast/src.hpp>
 
 // autointerp's out-of-line parts (each area lists its impl/*.ipp files here).
+#include <autointerp/explain/impl/highlight.ipp>
+#include <autointerp/explain/impl/build_prompt.ipp>
+#include <autointerp/explain/impl/parse_answer.ipp>
+#include <autointerp/explain/impl/statistical.ipp>
