@@ -46,6 +46,7 @@ struct latent_outcome {
   latent_status status = latent_status::failed;
   std::string explanation;  ///< empty unless explained
   std::string raw_answer;   ///< the LLM's text when unparsed (kept so nothing is lost)
+  std::string request;      ///< dry runs: the JSON request body that would have been sent
   unsigned attempts = 0;    ///< HTTP attempts, retries included (0 when no LLM was called)
   token_usage usage;
   std::chrono::milliseconds latency{0};

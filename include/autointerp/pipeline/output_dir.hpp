@@ -116,9 +116,14 @@ class output_dir {
     return true;
   }
 
-  /// Records an outcome: the explanation file first (explained only), then its run.jsonl line.
+  /// Records an outcome: the explanation file first (explained only; a dry run's request goes to
+/// prompts/), then its run.jsonl line.
   /// Errors: `errc::write_failed`.
   result<void> write(latent_outcome const& o) {
+    if (!o.request.empty()) {
+      auto r = write_prompt(o.latent, o.request);
+      if (!r) return r;
+    }
     if (o.status == latent_status::explained) {
       auto r = write_file_atomically(explanation_path(o.latent), boost::json::serialize(boost::json::string(o.explanation)));
       if (!r) return r;

@@ -1,0 +1,251 @@
+// `autointerp explain`: the main job. Every selected latent of one module is loaded, turned into a
+// record, explained (by an LLM, the statistical baseline, or a dry run that only writes prompts) and
+// saved, at most --concurrency at once. Ctrl-C once drains (in-flight latents finish and are
+// saved), twice cancels them.
+#include "commands.hpp"
+
+#include <autointerp/cache/dataset.hpp>
+#include <autointerp/cache/latent_spec.hpp>
+#include <autointerp/llm/client.hpp>
+#include <autointerp/llm/client_options.hpp>
+#include <autointerp/llm/endpoint.hpp>
+#include <autointerp/pipeline/explain_job.hpp>
+#include <autointerp/pipeline/run.hpp>
+#include <autointerp/pipeline/shard.hpp>
+#include <autointerp/records/record_options.hpp>
+#include <autointerp/tokenizer/tokenizer.hpp>
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <thread>
+
+namespace asio = boost::asio;
+namespace ai = autointerp;
+
+namespace {
+
+struct explain_args {
+  std::string cache, module, latents, out;
+  std::string provider, model, base_url, tokenizer, tokens_file, shard = "0/1";
+  std::string explainer = "default";
+  std::size_t concurrency = 16;
+  bool resume = false, show_levels = false, cot = false;
+  float threshold = 0.3f;
+  std::optional<std::uint32_t> max_tokens;
+  std::optional<double> temperature;
+  ai::records::record_options records;
+  std::string windows = "max", train_type = "quantiles", test_type = "quantiles", non_activating_source = "random";
+};
+
+int usage_error(std::string const& message) {
+  std::cerr << "autointerp explain: " << message << "\n";
+  return 2;
+}
+
+// tokenizer.json beside the cache (as in examples/data) or inside it; empty when there is none.
+std::filesystem::path find_tokenizer(std::filesystem::path const& cache, ai::cache::module_info const& m) {
+  for (auto const& dir : {m.path, cache, cache.parent_path()}) {
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(dir / "tokenizer.json", ec)) return dir / "tokenizer.json";
+  }
+  return {};
+}
+
+int run_explain(explain_args& a) {
+  namespace pl = ai::pipeline;
+  // Records options given as words.
+  auto w = ai::records::parse_window_kind(a.windows);
+  auto tt = ai::records::parse_train_sampler(a.train_type);
+  auto st = ai::records::parse_test_sampler(a.test_type);
+  auto ns = ai::records::parse_non_activating_kind(a.non_activating_source);
+  if (!w) return usage_error("--windows '" + a.windows + "': use max or centered");
+  if (!tt) return usage_error("--train-type '" + a.train_type + "': use top, random, quantiles or mix");
+  if (!st) return usage_error("--test-type '" + a.test_type + "': only quantiles is supported");
+  if (!ns) return usage_error("--non-activating-source '" + a.non_activating_source + "': use random or neighbours");
+  a.records.windows = *w;
+  a.records.train_type = *tt;
+  a.records.test_type = *st;
+  a.records.non_activating_source = *ns;
+  if (auto v = ai::records::validate(a.records); !v) return usage_error(v.error().what());
+  if (a.concurrency == 0) return usage_error("--concurrency must be at least 1");
+
+  ai::explain::explainer_options eo;
+  eo.threshold = a.threshold;
+  eo.show_levels = a.show_levels;
+  eo.chain_of_thought = a.cot;
+  if (a.explainer == "default") eo.kind = ai::explain::explainer_kind::standard;
+  else if (a.explainer == "contrastive") eo.kind = ai::explain::explainer_kind::contrastive;
+  else if (a.explainer == "single-token") eo.kind = ai::explain::explainer_kind::single_token;
+  else return usage_error("--explainer '" + a.explainer + "': use default, contrastive or single-token");
+
+  // Provider: an explicit choice, else OpenRouter when its key is set, else the statistical baseline.
+  std::string provider = a.provider;
+  if (provider.empty()) {
+    char const* key = std::getenv("OPENROUTER_API_KEY");
+    provider = key && *key ? "openrouter" : "stats";
+    if (provider == "stats")
+      std::cerr << "autointerp: no LLM configured (OPENROUTER_API_KEY is unset), so the statistical baseline "
+                   "explains; set the key or pass --provider openai|local for LLM explanations\n";
+  }
+  pl::explainer_backend backend;
+  if (provider == "stats") backend = pl::explainer_backend::statistical;
+  else if (provider == "dry-run") backend = pl::explainer_backend::dry_run;
+  else if (provider == "openrouter" || provider == "openai" || provider == "local") backend = pl::explainer_backend::llm;
+  else return usage_error("--provider '" + provider + "': use openrouter, openai, local, stats or dry-run");
+
+  auto shard = pl::parse_shard(a.shard);
+  if (!shard) return usage_error(shard.error().what());
+
+  ai::cache::open_options oo;
+  oo.tokens_file = a.tokens_file;
+  auto data = ai::cache::dataset::open(a.cache, oo);
+  if (!data) return usage_error(data.error().what());
+  if (a.module.empty()) {
+    if (data->modules().size() != 1) {
+      std::string names;
+      for (auto const& m : data->modules()) names += (names.empty() ? "" : ", ") + m.name;
+      return usage_error("the cache has several modules (" + names + "); choose one with --module");
+    }
+    a.module = data->modules().front().name;
+  }
+  auto module = data->module(a.module);
+  if (!module) return usage_error(module.error().what());
+  std::vector<std::uint32_t> indices;
+  if (a.latents.empty()) {
+    indices.resize((*module)->width);
+    for (std::uint32_t i = 0; i < indices.size(); ++i) indices[i] = i;
+  } else {
+    auto spec = ai::cache::parse_latent_spec(a.latents, (*module)->width);
+    if (!spec) return usage_error(spec.error().what());
+    indices = std::move(*spec);
+  }
+  std::vector<ai::cache::latent_id> latents;
+  latents.reserve(indices.size());
+  for (auto i : indices) latents.push_back({a.module, i});
+  latents = pl::select_shard(std::move(latents), *shard);
+
+  std::shared_ptr<ai::tokenizer::tokenizer const> tok;
+  std::filesystem::path tok_path = a.tokenizer.empty() ? find_tokenizer(a.cache, **module) : std::filesystem::path(a.tokenizer);
+  if (tok_path.empty()) {
+    std::cerr << "autointerp: no tokenizer.json beside the cache, so prompts show token ids; pass --tokenizer PATH\n";
+  } else {
+    auto t = ai::tokenizer::load_tokenizer(tok_path);
+    if (!t) return usage_error(t.error().what());
+    tok = std::make_shared<ai::tokenizer::tokenizer const>(std::move(*t));
+  }
+
+  asio::io_context io;
+  asio::thread_pool cpu(std::max(1u, std::thread::hardware_concurrency()));
+  std::unique_ptr<ai::llm::client> client;
+  pl::explain_context ctx{*data, tok, cpu.get_executor(), a.records, eo, backend, nullptr, a.model, a.max_tokens,
+                          a.temperature};
+  if (backend != pl::explainer_backend::statistical && ctx.model.empty())
+    ctx.model = provider == "openai" ? "gpt-4o-mini" : provider == "local" ? "default" : "openai/gpt-4o-mini";
+  if (backend == pl::explainer_backend::llm) {
+    auto ep = ai::llm::preset(provider, a.base_url);
+    if (!ep) return usage_error(ep.error().what());
+    ai::llm::client_options co;
+    co.endpoint = std::move(*ep);
+    co.max_connections = a.concurrency;
+    client = std::make_unique<ai::llm::client>(io.get_executor(), std::move(co));
+    if (auto const* e = client->config_error()) return usage_error(e->what());
+    ctx.client = client.get();
+  }
+
+  auto job = pl::make_explain_job(ctx, {.out = a.out, .resume = a.resume}, latents.size());
+  if (!job) return usage_error(job.error().what());
+
+  // First Ctrl-C (or SIGTERM): drain; second: cancel what is in flight.
+  asio::cancellation_signal stop;
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  int interrupts = 0;
+  std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int) {
+    if (ec) return;
+    if (++interrupts == 1) {
+      std::cerr << "\nautointerp: stopping: finishing the latents in flight (Ctrl-C again to cancel them)\n";
+      stop.emit(asio::cancellation_type::partial);
+      signals.async_wait(on_signal);
+    } else {
+      std::cerr << "\nautointerp: cancelling the latents in flight\n";
+      stop.emit(asio::cancellation_type::terminal);
+    }
+  };
+  signals.async_wait(on_signal);
+
+  std::optional<ai::result<pl::run_summary>> outcome;
+  auto const started = std::chrono::steady_clock::now();
+  pl::async_run(io.get_executor(), std::move(latents), job->stages, {.max_concurrent = a.concurrency},
+                asio::bind_cancellation_slot(stop.slot(), [&](ai::result<pl::run_summary> r) {
+                  outcome = std::move(r);
+                  signals.cancel();
+                  if (client) client->close_idle_connections();
+                }));
+  io.run();
+  job->progress->finish();
+  if (!outcome || !*outcome) return usage_error(outcome ? (*outcome).error().what() : "the run did not complete");
+  auto const& s = **outcome;
+  double const secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::cerr << "autointerp: " << s.explained << " explained, " << s.unparsed << " unparsed, " << s.failed
+            << " failed, " << s.skipped << " skipped";
+  if (s.already_done) std::cerr << ", " << s.already_done << " already done";
+  std::cerr << " in " << static_cast<long long>(secs * 1000) << " ms -> " << a.out << "\n";
+  if (s.stop == pl::stop_reason::fatal && s.fatal) {
+    std::cerr << "autointerp: stopped: " << s.fatal->what() << "\n";
+    return 2;
+  }
+  if (s.failed > 0 || *job->write_error || s.stop != pl::stop_reason::completed) return 1;
+  return 0;
+}
+
+}  // namespace
+
+void cli::add_explain_command(CLI::App& app, cli::action& run) {
+  auto a = std::make_shared<explain_args>();
+  auto* cmd = app.add_subcommand("explain", "explain the latents of a module (LLM, statistical baseline or dry run)");
+  cmd->add_option("cache", a->cache, "the latent cache folder (delphi's layout or native)")->required();
+  cmd->add_option("--module", a->module, "module (folder) to explain; may be omitted when the cache has one");
+  cmd->add_option("--latents", a->latents, "latents to explain, e.g. 0-9,17,100-199 (default: all)");
+  cmd->add_option("--out", a->out, "output folder: explanations/, run.jsonl (and prompts/ for dry runs)")->required();
+  cmd->add_option("--provider", a->provider,
+                  "openrouter, openai, local, stats or dry-run (default: openrouter when OPENROUTER_API_KEY is set, else stats)");
+  cmd->add_option("--model", a->model, "model name sent to the provider");
+  cmd->add_option("--base-url", a->base_url, "OpenAI-compatible base URL (required for local), e.g. http://127.0.0.1:8000/v1");
+  cmd->add_option("--concurrency", a->concurrency, "latents in flight at once")->capture_default_str();
+  cmd->add_flag("--resume", a->resume, "skip latents already explained in --out; never call the LLM for them again");
+  cmd->add_option("--shard", a->shard, "K/N: explain only the K-th of N deterministic slices (0 <= K < N)")->capture_default_str();
+  cmd->add_option("--tokenizer", a->tokenizer, "tokenizer.json (default: one beside or inside the cache)");
+  cmd->add_option("--tokens-file", a->tokens_file, "token matrix (.npy or .safetensors) for caches without tokens");
+  cmd->add_option("--explainer", a->explainer, "default, contrastive or single-token")->capture_default_str();
+  cmd->add_option("--threshold", a->threshold, "a token is highlighted above this fraction of its example's maximum")
+      ->capture_default_str();
+  cmd->add_flag("--show-levels", a->show_levels, "list each highlighted token with its 0..10 level");
+  cmd->add_flag("--cot", a->cot, "ask the model to reason step by step before its answer");
+  cmd->add_option("--max-tokens", a->max_tokens, "cap on the answer's length in tokens");
+  cmd->add_option("--temperature", a->temperature, "sampling temperature sent to the provider");
+  auto& r = a->records;
+  cmd->add_option("--example-ctx-len", r.example_ctx_len, "tokens per example window")->capture_default_str();
+  cmd->add_option("--min-examples", r.min_examples, "skip latents with fewer activating windows")->capture_default_str();
+  cmd->add_option("--max-examples", r.max_examples, "keep at most this many top windows (0 = all)")->capture_default_str();
+  cmd->add_option("--n-examples-train", r.n_examples_train, "examples shown to the explainer")->capture_default_str();
+  cmd->add_option("--n-examples-test", r.n_examples_test, "test examples sampled (for scoring)")->capture_default_str();
+  cmd->add_option("--n-quantiles", r.n_quantiles, "quantiles of the quantiles and mix samplers")->capture_default_str();
+  cmd->add_option("--train-type", a->train_type, "top, random, quantiles or mix")->capture_default_str();
+  cmd->add_option("--test-type", a->test_type, "quantiles")->capture_default_str();
+  cmd->add_option("--ratio-top", r.ratio_top, "mix: share of training examples from the top")->capture_default_str();
+  cmd->add_option("--n-non-activating", r.n_non_activating, "non-activating windows (contrastive explainer)")
+      ->capture_default_str();
+  cmd->add_option("--non-activating-source", a->non_activating_source, "random or neighbours")->capture_default_str();
+  cmd->add_option("--seed", r.seed, "sampler seed")->capture_default_str();
+  cmd->add_option("--windows", a->windows, "max or centered")->capture_default_str();
+  cmd->callback([a, &run] { run = [a] { return run_explain(*a); }; });
+}
