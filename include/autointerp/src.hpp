@@ -18,3 +18,6 @@
 #include <autointerp/explain/impl/build_prompt.ipp>
 #include <autointerp/explain/impl/parse_answer.ipp>
 #include <autointerp/explain/impl/statistical.ipp>
+#include <autointerp/report/impl/escape.ipp>
+#include <autointerp/report/impl/terminal_view.ipp>
+#include <autointerp/report/impl/html_report.ipp>

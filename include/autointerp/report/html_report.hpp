@@ -1,0 +1,87 @@
+#pragma once
+// `autointerp report`: one self-contained HTML file (no network fetches) with a sortable,
+// filterable list of latents and, for the one selected, its example windows coloured by activation
+// (hover shows the value) and a histogram of its activations.
+//
+// Built to stay fast with 10^4 latents: the list is one small JSON block and the page draws only
+// the rows in view; each latent's windows are one line of a plain-text block that the page parses
+// only when that latent is opened; token strings are stored once, in a shared table.
+
+#include <autointerp/config.hpp>
+#include <autointerp/error.hpp>
+#include <autointerp/report/latent_view.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace autointerp::report {
+
+/// What the page says about itself.
+struct report_options {
+  std::string title = "autointerp report";  ///< page title and heading
+  std::string source;                       ///< one line under the heading, e.g. the cache and module
+};
+
+/// Collects latents one at a time in compact form (a latent's windows become token-table indices and
+/// sparse quantized activations as soon as it is added, so memory grows with the report's size, not
+/// with the views), then renders the page.
+///
+/// Embedded data (documented because tests and tools read it back):
+/// - `<script type="application/json" id="ai-list">`: `{"title", "source", "palette": [css colours],
+///   "dark_from": first palette index drawn with white text, "statuses": [names],
+///   "latents": [[module, index, n_activations, n_windows, frequency, max_activation, status, explanation], ...],
+///   "modules": [names]}`; `module` indexes `modules`, `status` indexes `statuses` (0 = unknown).
+/// - `<script type="application/json" id="ai-strings">`: the token text table, `visible_text` applied.
+/// - `<script type="text/plain" id="ai-examples">`: line k (0-based) belongs to latent k of the list:
+///   `[[histogram counts], [[token indices], [position, q, position, q, ...]], ...]`, one pair per
+///   window; `q` = round(1000 * activation / max_activation), at least 1 for any activation > 0.
+/// Every string is escaped by `append_json_string`, so no token can end a script element.
+/// Not thread-safe; one builder per report.
+class report_builder {
+ public:
+  explicit report_builder(report_options options = {}) : options_(std::move(options)) {}
+
+  /// Adds a latent; the page lists latents in the order added (it sorts on demand).
+  AUTOINTERP_DECL void add(latent_view const& view);
+
+  std::size_t size() const noexcept { return n_latents_; }
+
+  /// The `ai-list` JSON.
+  AUTOINTERP_DECL std::string list_json() const;
+  /// The `ai-strings` JSON.
+  AUTOINTERP_DECL std::string strings_json() const;
+  /// The `ai-examples` text: one line per latent.
+  std::string const& examples_text() const noexcept { return examples_; }
+
+  /// The whole page.
+  AUTOINTERP_DECL std::string html() const;
+
+  /// Writes the page to `path` atomically (temporary file, then rename).
+  /// Errors: `errc::write_failed` naming the file.
+  AUTOINTERP_DECL result<void> write(std::filesystem::path const& path) const;
+
+ private:
+  std::uint32_t intern(std::string const& token);
+  std::uint32_t intern_status(std::string const& status);
+  std::uint32_t intern_module(std::string const& module);
+
+  report_options options_;
+  std::vector<std::string> strings_;  // visible_text of each distinct token
+  std::unordered_map<std::string, std::uint32_t> string_ids_;  // keyed by the raw token
+  std::vector<std::string> statuses_{""};
+  std::vector<std::string> modules_;
+  std::string list_;      // list entries, comma-separated
+  std::size_t n_latents_ = 0;
+  std::string examples_;  // one line per latent
+};
+
+}  // namespace autointerp::report
+
+#if !defined(AUTOINTERP_SEPARATE_COMPILATION)
+#include <autointerp/report/impl/html_report.ipp>
+#endif

@@ -1,0 +1,444 @@
+#pragma once
+// Out-of-line part of report/html_report.hpp: the compact data and the page around it.
+
+#include <autointerp/pipeline/output_dir.hpp>
+#include <autointerp/report/colour.hpp>
+#include <autointerp/report/escape.hpp>
+#include <autointerp/report/html_report.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string_view>
+
+namespace autointerp::report {
+
+namespace detail {
+
+inline void append_number(std::string& out, double v) {
+  if (!std::isfinite(v)) v = 0;  // JSON has no NaN or infinity
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.5g", v);
+  out += buf;
+}
+
+inline void append_uint(std::string& out, std::uint64_t v) { out += std::to_string(v); }
+
+// The page's style and behaviour. Data arrives in the three script blocks; nothing is fetched.
+inline constexpr std::string_view report_head = R"~~(<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+:root{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:#1d1d1f;background:#fafafa}
+body{margin:0;display:flex;flex-direction:column;height:100vh}
+header{padding:8px 14px;border-bottom:1px solid #ddd;background:#fff}
+header h1{font-size:17px;margin:0}
+header .src{color:#666;font-size:12px}
+main{flex:1;display:flex;min-height:0}
+#left{width:46%;min-width:340px;display:flex;flex-direction:column;border-right:1px solid #ddd;background:#fff}
+#controls{display:flex;gap:8px;padding:8px;align-items:center;border-bottom:1px solid #eee;flex-wrap:wrap;font-size:13px}
+#q{flex:1;min-width:160px;padding:4px 6px}
+#count{color:#666}
+.hdr,.row{display:grid;grid-template-columns:58px 78px 62px 62px 74px 1fr;align-items:center;gap:6px;padding:0 8px}
+.hdr{font-weight:600;font-size:12px;color:#444;border-bottom:1px solid #ddd;height:28px;cursor:pointer;user-select:none}
+.hdr span[data-dir="1"]::after{content:" \25B2"}
+.hdr span[data-dir="-1"]::after{content:" \25BC"}
+#list{flex:1;overflow-y:auto;position:relative}
+#rows{position:relative}
+.row{position:absolute;left:0;right:0;height:26px;cursor:pointer;border-bottom:1px solid #f2f2f2;font-size:13px;white-space:nowrap}
+.row:hover{background:#f3f6ff}
+.row.sel{background:#dce6ff}
+.row span{overflow:hidden;text-overflow:ellipsis}
+.num{text-align:right;font-variant-numeric:tabular-nums}
+.st{font-size:11px;color:#555}
+#detail{flex:1;overflow-y:auto;padding:12px 16px;min-width:0}
+#detail h2{font-size:18px;margin:0 0 4px}
+.stats{color:#444;margin:4px 0 8px}
+.expl{font-size:15px;margin:6px 0 10px;padding:6px 10px;background:#fff;border-left:3px solid #c8191e}
+.noexpl{color:#888;font-style:italic;margin:6px 0 10px}
+.win{display:flex;gap:10px;padding:5px 0;border-bottom:1px solid #eee}
+.wmax{flex:0 0 56px;text-align:right;color:#666;font:12px/1.7 ui-monospace,"DejaVu Sans Mono",monospace}
+.wtext{font:13px/1.7 ui-monospace,"DejaVu Sans Mono",Menlo,monospace;white-space:pre-wrap;word-break:break-all;min-width:0}
+.tok{border-radius:2px}
+.legend{display:flex;align-items:center;gap:6px;font-size:12px;color:#555;margin:10px 0 4px}
+.ramp{display:inline-flex;height:10px;border:1px solid #ccc}
+.ramp i{width:4px}
+svg.hist rect{fill:#d9553b}
+svg.hist text{font-size:10px;fill:#555}
+.empty{color:#888;padding:12px}
+</style>
+)~~";
+
+inline constexpr std::string_view report_body = R"~~(<main>
+<section id="left">
+<div id="controls"><input id="q" type="search" placeholder="filter: words of explanations, or latents such as 0-99,150" aria-label="filter">
+<select id="status" aria-label="status"><option value="">any status</option></select>
+<label><input id="live" type="checkbox"> hide dead</label><span id="count"></span></div>
+<div class="hdr" id="hdr"><span data-key="1" class="num">latent</span><span data-key="4" class="num">frequency</span><span data-key="5" class="num">max</span><span data-key="3" class="num">windows</span><span data-key="6">status</span><span data-key="7">explanation</span></div>
+<div id="list"><div id="rows"></div></div>
+</section>
+<section id="detail"><div class="empty">Select a latent.</div></section>
+</main>
+)~~";
+
+inline constexpr std::string_view report_script = R"~~(<script>
+(function () {
+  'use strict';
+  var $ = function (id) { return document.getElementById(id); };
+  var L = JSON.parse($('ai-list').textContent);
+  var latents = L.latents, N = latents.length, palette = L.palette;
+  var MOD = 0, IDX = 1, NACT = 2, NWIN = 3, FREQ = 4, MAX = 5, ST = 6, EXPL = 7, ROW = 26;
+  var raw = null, offsets = null, strings = null, selected = -1, view = [], lowered = null;
+  var sortKey = IDX, sortDir = 1, list = $('list'), rowsEl = $('rows');
+
+  // Windows are parsed per latent, on demand: line k of the examples block is latent k.
+  function examples(k) {
+    if (raw === null) {
+      raw = $('ai-examples').textContent;
+      strings = JSON.parse($('ai-strings').textContent);
+      offsets = new Array(N + 1);
+      var p = 0;
+      for (var i = 0; i < N; i++) {
+        offsets[i] = p;
+        var e = raw.indexOf('\n', p);
+        p = e < 0 ? raw.length : e + 1;
+      }
+      offsets[N] = raw.length;
+    }
+    var line = raw.slice(offsets[k], offsets[k + 1]);
+    return line.trim() ? JSON.parse(line) : [[]];
+  }
+  function fmt(v) { return v === 0 ? '0' : Number(v).toPrecision(3); }
+  function pct(v) { return v === 0 ? '0%' : (v * 100).toPrecision(3) + '%'; }
+  function label(d) { return (L.modules.length > 1 ? L.modules[d[MOD]] + ':' : '') + d[IDX]; }
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  function parseSpec(q) {
+    if (!/^[\d\s,\-]+$/.test(q)) return null;
+    var ranges = [];
+    q.split(',').forEach(function (part) {
+      var m = part.trim().match(/^(\d+)(?:\s*-\s*(\d+))?$/);
+      if (m) ranges.push([+m[1], m[2] === undefined ? +m[1] : +m[2]]);
+    });
+    return ranges;
+  }
+  function applyView() {
+    var q = $('q').value.trim(), st = $('status').value, live = $('live').checked;
+    var spec = q ? parseSpec(q) : null, needle = spec ? '' : q.toLowerCase();
+    if (needle && lowered === null) lowered = latents.map(function (d) { return String(d[EXPL]).toLowerCase(); });
+    view = [];
+    for (var k = 0; k < N; k++) {
+      var d = latents[k];
+      if (st !== '' && d[ST] !== +st) continue;
+      if (live && d[NACT] === 0) continue;
+      if (spec && !spec.some(function (r) { return d[IDX] >= r[0] && d[IDX] <= r[1]; })) continue;
+      if (needle && lowered[k].indexOf(needle) < 0) continue;
+      view.push(k);
+    }
+    var key = sortKey, dir = sortDir;
+    view.sort(function (a, b) {
+      var x = latents[a][key], y = latents[b][key];
+      if (key === ST) { x = L.statuses[x]; y = L.statuses[y]; }
+      if (x < y) return -dir;
+      if (x > y) return dir;
+      return latents[a][IDX] - latents[b][IDX] || latents[a][MOD] - latents[b][MOD];
+    });
+    $('count').textContent = view.length + ' of ' + N + ' latents';
+    Array.prototype.forEach.call($('hdr').children, function (h) {
+      h.setAttribute('data-dir', +h.getAttribute('data-key') === sortKey ? String(sortDir) : '0');
+    });
+    drawRows();
+  }
+
+  // Only the rows in sight exist in the DOM, so 10^5 latents scroll as smoothly as 10.
+  function drawRows() {
+    rowsEl.style.height = view.length * ROW + 'px';
+    var top = list.scrollTop, h = list.clientHeight || 800;
+    var first = Math.max(0, Math.floor(top / ROW) - 10);
+    var last = Math.min(view.length, Math.ceil((top + h) / ROW) + 10);
+    var frag = document.createDocumentFragment();
+    for (var r = first; r < last; r++) {
+      var k = view[r], d = latents[k];
+      var row = el('div', k === selected ? 'row sel' : 'row');
+      row.style.top = r * ROW + 'px';
+      row.setAttribute('data-k', k);
+      row.setAttribute('data-latent', d[IDX]);
+      row.appendChild(el('span', 'num', label(d)));
+      row.appendChild(el('span', 'num', pct(d[FREQ])));
+      row.appendChild(el('span', 'num', fmt(d[MAX])));
+      row.appendChild(el('span', 'num', String(d[NWIN])));
+      row.appendChild(el('span', 'st', L.statuses[d[ST]]));
+      var ex = el('span', '', d[EXPL]);
+      ex.title = d[EXPL];
+      row.appendChild(ex);
+      frag.appendChild(row);
+    }
+    rowsEl.replaceChildren(frag);
+  }
+
+  function histogram(counts, max) {
+    var NS = 'http://www.w3.org/2000/svg', W = 320, H = 64, n = counts.length;
+    var svg = document.createElementNS(NS, 'svg');
+    svg.setAttribute('class', 'hist');
+    svg.setAttribute('width', W);
+    svg.setAttribute('height', H + 16);
+    var top = Math.max.apply(null, counts.concat([1]));
+    counts.forEach(function (c, i) {
+      var bh = c ? Math.max(1, Math.round(H * c / top)) : 0, bw = W / n;
+      var r = document.createElementNS(NS, 'rect');
+      r.setAttribute('x', (i * bw + 0.5).toFixed(1));
+      r.setAttribute('width', Math.max(1, bw - 1).toFixed(1));
+      r.setAttribute('y', H - bh);
+      r.setAttribute('height', bh);
+      var t = document.createElementNS(NS, 'title');
+      t.textContent = fmt(max * i / n) + ' to ' + fmt(max * (i + 1) / n) + ': ' + c;
+      r.appendChild(t);
+      svg.appendChild(r);
+    });
+    [[0, '0', 'start'], [W, fmt(max), 'end']].forEach(function (a) {
+      var t = document.createElementNS(NS, 'text');
+      t.setAttribute('x', a[0]);
+      t.setAttribute('y', H + 12);
+      t.setAttribute('text-anchor', a[2]);
+      t.textContent = a[1];
+      svg.appendChild(t);
+    });
+    return svg;
+  }
+
+  function select(k, scroll) {
+    if (k < 0 || k >= N) return;
+    selected = k;
+    var d = latents[k], det = $('detail'), ex = examples(k), max = d[MAX];
+    try { history.replaceState(null, '', '#' + label(d)); } catch (e) { /* some file: URLs refuse */ }
+    det.replaceChildren();
+    det.setAttribute('data-latent', d[IDX]);
+    det.appendChild(el('h2', '', L.modules[d[MOD]] + ' latent ' + d[IDX]));
+    det.appendChild(el('div', 'stats', d[NACT] + ' activations (' + pct(d[FREQ]) + ' of tokens), max ' + fmt(max) +
+      ', ' + d[NWIN] + ' windows' + (d[ST] ? ', ' + L.statuses[d[ST]] : '')));
+    det.appendChild(d[EXPL] ? el('div', 'expl', d[EXPL]) : el('div', 'noexpl', 'no explanation'));
+    det.appendChild(el('div', 'legend', 'activation histogram'));
+    det.appendChild(histogram(ex[0], max));
+    var legend = el('div', 'legend', 'colour: 0 ');
+    var ramp = el('span', 'ramp');
+    palette.forEach(function (c, i) { if (i % 4 === 0) { var s = el('i'); s.style.background = c; ramp.appendChild(s); } });
+    legend.appendChild(ramp);
+    legend.appendChild(document.createTextNode(' ' + fmt(max) + '; hover a token for its value'));
+    det.appendChild(legend);
+    var wins = el('div', 'windows');
+    if (ex.length < 2) wins.appendChild(el('div', 'empty', 'no activating windows'));
+    for (var w = 1; w < ex.length; w++) {
+      var toks = ex[w][0], acts = ex[w][1], q = new Array(toks.length).fill(0), wmax = 0;
+      for (var j = 0; j + 1 < acts.length; j += 2) { q[acts[j]] = acts[j + 1]; wmax = Math.max(wmax, acts[j + 1]); }
+      var line = el('div', 'win'), text = el('span', 'wtext');
+      line.appendChild(el('span', 'wmax', fmt(wmax * max / 1000)));
+      for (var t = 0; t < toks.length; t++) {
+        var s = el('span', q[t] ? 'tok act' : 'tok', strings[toks[t]] || '');
+        if (q[t]) {
+          var pi = Math.max(1, Math.round(q[t] * (palette.length - 1) / 1000));
+          s.style.background = palette[pi];
+          if (pi >= L.dark_from) s.style.color = '#fff';
+          s.title = fmt(q[t] * max / 1000);
+        }
+        text.appendChild(s);
+      }
+      line.appendChild(text);
+      wins.appendChild(line);
+    }
+    det.appendChild(wins);
+    if (scroll) {
+      var r = view.indexOf(k);
+      if (r >= 0 && (r * ROW < list.scrollTop || (r + 1) * ROW > list.scrollTop + list.clientHeight))
+        list.scrollTop = Math.max(0, r * ROW - list.clientHeight / 2);
+    }
+    drawRows();
+  }
+
+  L.statuses.forEach(function (s, i) {
+    if (!i) return;
+    var o = el('option', '', s);
+    o.value = String(i);
+    $('status').appendChild(o);
+  });
+  var pending = false;
+  list.addEventListener('scroll', function () {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(function () { pending = false; drawRows(); });
+  });
+  rowsEl.addEventListener('click', function (e) {
+    var row = e.target.closest('.row');
+    if (row) select(+row.getAttribute('data-k'), false);
+  });
+  $('hdr').addEventListener('click', function (e) {
+    var key = +(e.target.getAttribute('data-key') || -1);
+    if (key < 0) return;
+    sortDir = key === sortKey ? -sortDir : (key === IDX || key === EXPL || key === ST ? 1 : -1);
+    sortKey = key;
+    applyView();
+  });
+  ['q', 'status', 'live'].forEach(function (id) { $(id).addEventListener('input', applyView); });
+  document.addEventListener('keydown', function (e) {
+    if (e.target.tagName === 'INPUT' || e.target.tagName === 'SELECT') return;
+    var step = e.key === 'ArrowDown' || e.key === 'j' ? 1 : e.key === 'ArrowUp' || e.key === 'k' ? -1 : 0;
+    if (!step || !view.length) return;
+    e.preventDefault();
+    var r = view.indexOf(selected);
+    select(view[Math.min(view.length - 1, Math.max(0, r + step))], true);
+  });
+
+  applyView();
+  var want = decodeURIComponent(location.hash.slice(1)), start = view.length ? view[0] : -1;
+  if (want) for (var k = 0; k < N; k++) if (label(latents[k]) === want) { start = k; break; }
+  select(start, true);
+  document.body.setAttribute('data-load-ms', performance.now().toFixed(1));
+  document.body.setAttribute('data-ready', '1');
+})();
+</script>
+)~~";
+
+}  // namespace detail
+
+inline std::uint32_t report_builder::intern(std::string const& token) {
+  auto [it, fresh] = string_ids_.try_emplace(token, static_cast<std::uint32_t>(strings_.size()));
+  if (fresh) strings_.push_back(visible_text(token));
+  return it->second;
+}
+
+inline std::uint32_t report_builder::intern_status(std::string const& status) {
+  auto it = std::find(statuses_.begin(), statuses_.end(), status);
+  if (it != statuses_.end()) return static_cast<std::uint32_t>(it - statuses_.begin());
+  statuses_.push_back(status);
+  return static_cast<std::uint32_t>(statuses_.size() - 1);
+}
+
+inline std::uint32_t report_builder::intern_module(std::string const& module) {
+  auto it = std::find(modules_.begin(), modules_.end(), module);
+  if (it != modules_.end()) return static_cast<std::uint32_t>(it - modules_.begin());
+  modules_.push_back(module);
+  return static_cast<std::uint32_t>(modules_.size() - 1);
+}
+
+AUTOINTERP_DECL void report_builder::add(latent_view const& v) {
+  if (n_latents_++) list_ += ',';
+  list_ += '[';
+  detail::append_uint(list_, intern_module(v.latent.module));
+  list_ += ',';
+  detail::append_uint(list_, v.latent.index);
+  list_ += ',';
+  detail::append_uint(list_, v.n_activations);
+  list_ += ',';
+  detail::append_uint(list_, v.n_windows);
+  list_ += ',';
+  detail::append_number(list_, v.frequency);
+  list_ += ',';
+  detail::append_number(list_, v.max_activation);
+  list_ += ',';
+  detail::append_uint(list_, intern_status(v.status));
+  list_ += ',';
+  append_json_string(list_, v.explanation);
+  list_ += ']';
+
+  examples_ += "[[";
+  for (std::size_t i = 0; i < v.histogram.size(); ++i) {
+    if (i) examples_ += ',';
+    detail::append_uint(examples_, v.histogram[i]);
+  }
+  examples_ += ']';
+  double max = v.max_activation > 0 && std::isfinite(v.max_activation) ? v.max_activation : 0;
+  for (auto const& w : v.windows) {
+    examples_ += ",[[";
+    for (std::size_t i = 0; i < w.tokens.size(); ++i) {
+      if (i) examples_ += ',';
+      detail::append_uint(examples_, intern(w.tokens[i]));
+    }
+    examples_ += "],[";
+    bool first = true;
+    for (std::size_t i = 0; i < w.tokens.size() && i < w.activations.size(); ++i) {
+      float a = w.activations[i];
+      if (!(a > 0) || max == 0) continue;  // also skips NaN
+      long q = std::lround(std::min(1.0, a / max) * 1000.0);
+      q = std::max(q, 1L);
+      if (!first) examples_ += ',';
+      first = false;
+      detail::append_uint(examples_, i);
+      examples_ += ',';
+      detail::append_uint(examples_, static_cast<std::uint64_t>(q));
+    }
+    examples_ += "]]";
+  }
+  examples_ += "]\n";
+}
+
+AUTOINTERP_DECL std::string report_builder::list_json() const {
+  std::string out = "{\"title\":";
+  append_json_string(out, options_.title);
+  out += ",\"source\":";
+  append_json_string(out, options_.source);
+  out += ",\"palette\":[";
+  constexpr int n_colours = 64;
+  int dark_from = n_colours;
+  for (int i = 0; i < n_colours; ++i) {
+    rgb c = activation_colour(static_cast<float>(i) / (n_colours - 1));
+    if (dark_from == n_colours && readable_foreground(c) == rgb{255, 255, 255}) dark_from = i;
+    if (i) out += ',';
+    append_json_string(out, css_hex(c));
+  }
+  out += "],\"dark_from\":" + std::to_string(dark_from) + ",\"statuses\":[";
+  for (std::size_t i = 0; i < statuses_.size(); ++i) {
+    if (i) out += ',';
+    append_json_string(out, statuses_[i]);
+  }
+  out += "],\"modules\":[";
+  for (std::size_t i = 0; i < modules_.size(); ++i) {
+    if (i) out += ',';
+    append_json_string(out, modules_[i]);
+  }
+  out += "],\"latents\":[";
+  out += list_;
+  out += "]}";
+  return out;
+}
+
+AUTOINTERP_DECL std::string report_builder::strings_json() const {
+  std::string out = "[";
+  for (std::size_t i = 0; i < strings_.size(); ++i) {
+    if (i) out += ',';
+    append_json_string(out, strings_[i]);
+  }
+  out += ']';
+  return out;
+}
+
+AUTOINTERP_DECL std::string report_builder::html() const {
+  std::string out;
+  out.reserve(detail::report_head.size() + detail::report_body.size() + detail::report_script.size() +
+              list_.size() + examples_.size() + strings_.size() * 8 + 4096);
+  out += detail::report_head;
+  out += "<title>" + html_escape(options_.title) + "</title>\n</head>\n<body>\n<header><h1>" +
+         html_escape(options_.title) + "</h1><div class=\"src\">" + html_escape(options_.source) +
+         "</div></header>\n";
+  out += detail::report_body;
+  out += "<script type=\"application/json\" id=\"ai-list\">";
+  out += list_json();
+  out += "</script>\n<script type=\"application/json\" id=\"ai-strings\">";
+  out += strings_json();
+  out += "</script>\n<script type=\"text/plain\" id=\"ai-examples\">";
+  out += examples_;
+  out += "</script>\n";
+  out += detail::report_script;
+  out += "</body>\n</html>\n";
+  return out;
+}
+
+AUTOINTERP_DECL result<void> report_builder::write(std::filesystem::path const& path) const {
+  return pipeline::write_file_atomically(path, html());
+}
+
+}  // namespace autointerp::report

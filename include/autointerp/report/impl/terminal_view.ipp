@@ -1,0 +1,70 @@
+#pragma once
+// Out-of-line part of report/terminal_view.hpp.
+
+#include <autointerp/report/escape.hpp>
+#include <autointerp/report/terminal_view.hpp>
+
+#include <cstdio>
+
+namespace autointerp::report {
+
+namespace detail {
+inline std::string format_number(double v, char const* fmt) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, fmt, v);
+  return buf;
+}
+}  // namespace detail
+
+AUTOINTERP_DECL std::string render_terminal(latent_view const& view, terminal_options const& options) {
+  std::string out;
+  bool colour = options.colours != colour_mode::none;
+  auto bold = [&](std::string const& s) { return colour ? "\x1b[1m" + s + std::string(ansi_reset) : s; };
+  if (options.header) {
+    out += bold(visible_text(view.latent.module) + " latent " + std::to_string(view.latent.index));
+    out += "  max " + detail::format_number(view.max_activation, "%.4g");
+    out += "  " + std::to_string(view.n_activations) + " activations (" +
+           detail::format_number(view.frequency * 100, "%.3g") + "% of tokens)";
+    out += "  " + std::to_string(view.n_windows) + " windows\n";
+    if (!view.explanation.empty() || !view.status.empty()) {
+      out += "explanation: ";
+      out += view.explanation.empty() ? std::string("(none)") : visible_text(view.explanation);
+      if (!view.status.empty()) out += "  [" + visible_text(view.status) + "]";
+      out += '\n';
+    }
+    if (view.windows.empty()) out += "no activating windows\n";
+  }
+  std::size_t number_width = std::to_string(view.windows.size()).size();
+  for (std::size_t w = 0; w < view.windows.size(); ++w) {
+    auto const& win = view.windows[w];
+    float wmax = 0;
+    for (float a : win.activations) wmax = std::max(wmax, a);
+    std::string label = std::to_string(w + 1);
+    out += std::string(number_width - label.size(), ' ') + label + "  " + detail::format_number(wmax, "%7.3f") + "  ";
+    bool open = false;
+    for (std::size_t i = 0; i < win.tokens.size(); ++i) {
+      float a = i < win.activations.size() ? win.activations[i] : 0.0f;
+      bool active = a > 0;
+      std::string text = visible_text(win.tokens[i]);
+      if (colour) {
+        if (active && view.max_activation > 0) {
+          out += ansi_highlight(activation_colour(a / view.max_activation), options.colours);
+          out += text;
+          out += ansi_reset;
+        } else {
+          out += text;
+        }
+      } else {
+        if (active && !open) out += "<<";
+        if (!active && open) out += ">>";
+        open = active;
+        out += text;
+      }
+    }
+    if (open) out += ">>";
+    out += '\n';
+  }
+  return out;
+}
+
+}  // namespace autointerp::report

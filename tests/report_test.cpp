@@ -1,0 +1,393 @@
+// Seeing latents: colour mapping, escaping of hostile token text, the terminal view, the report's
+// embedded data and reading a run's results back.
+#include <autointerp/report/colour.hpp>
+#include <autointerp/report/escape.hpp>
+#include <autointerp/report/html_report.hpp>
+#include <autointerp/report/latent_view.hpp>
+#include <autointerp/report/run_results.hpp>
+#include <autointerp/report/terminal_view.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+#include <boost/json/value_to.hpp>
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace report = autointerp::report;
+using report::rgb;
+
+namespace {
+
+// Token strings that try everything: markup, entities, quotes, a script end, ESC sequences,
+// control characters, bidi override, invalid and truncated UTF-8.
+std::vector<std::string> const hostile = {
+    "<b>", "&amp;", "\"q\"", "'s", "</script><script>alert(1)</script>", "\x1b[2J\x1b[31m", "\r\n\t\x07",
+    "\xe2\x80\xae" "abc", "\xff\xfe", "\xe6\x97", "\xc0\xaf", "\xed\xa0\x80", "<!--", "\xe2\x80\xa8", "\x7f\xc2\x85"};
+
+std::size_t count(std::string const& hay, std::string const& needle) {
+  std::size_t n = 0;
+  for (auto p = hay.find(needle); p != std::string::npos; p = hay.find(needle, p + 1)) ++n;
+  return n;
+}
+
+bool valid_utf8(std::string const& s) { return report::sanitize_utf8(s) == s; }
+
+std::string between(std::string const& s, std::string const& open, std::string const& close) {
+  auto a = s.find(open);
+  if (a == std::string::npos) return {};
+  a += open.size();
+  auto b = s.find(close, a);
+  return s.substr(a, b - a);
+}
+
+report::latent_view sample_view() {
+  report::latent_view v;
+  v.latent = {"layers.6", 69};
+  v.n_activations = 31;
+  v.n_windows = 24;
+  v.frequency = 31.0 / 16384;
+  v.max_activation = 8.0f;
+  v.explanation = "the token \"Python\" <b>";
+  v.status = "explained";
+  v.histogram = {5, 0, 3, 1};
+  v.windows.push_back({{" In", " Python", ",", " lists"}, {0.0f, 8.0f, 0.0f, 0.004f}});
+  v.windows.push_back({hostile, std::vector<float>(hostile.size(), 2.0f)});
+  return v;
+}
+
+}  // namespace
+
+TEST(colour, ramp_goes_from_pale_to_deep_red_and_clamps) {
+  EXPECT_EQ(report::activation_colour(0), (rgb{255, 240, 190}));
+  EXPECT_EQ(report::activation_colour(0.5f), (rgb{253, 160, 70}));
+  EXPECT_EQ(report::activation_colour(1), (rgb{200, 25, 30}));
+  EXPECT_EQ(report::activation_colour(7), report::activation_colour(1));
+  EXPECT_EQ(report::activation_colour(-3), report::activation_colour(0));
+  EXPECT_EQ(report::activation_colour(std::numeric_limits<float>::quiet_NaN()), report::activation_colour(0));
+  // Stronger never gets lighter: the green channel falls monotonically along the ramp.
+  for (int i = 1; i <= 100; ++i)
+    EXPECT_LE(report::activation_colour(i / 100.0f).g, report::activation_colour((i - 1) / 100.0f).g) << i;
+  EXPECT_NE(report::activation_colour(0.01f), report::activation_colour(1));
+}
+
+TEST(colour, foreground_stays_readable) {
+  EXPECT_EQ(report::readable_foreground({255, 255, 255}), (rgb{0, 0, 0}));
+  EXPECT_EQ(report::readable_foreground(report::activation_colour(0.1f)), (rgb{0, 0, 0}));
+  EXPECT_EQ(report::readable_foreground(report::activation_colour(1)), (rgb{255, 255, 255}));
+  EXPECT_EQ(report::readable_foreground({0, 0, 0}), (rgb{255, 255, 255}));
+}
+
+TEST(colour, nearest_xterm_256_colour) {
+  EXPECT_EQ(report::nearest_ansi256({0, 0, 0}), 16);
+  EXPECT_EQ(report::nearest_ansi256({255, 255, 255}), 231);
+  EXPECT_EQ(report::nearest_ansi256({255, 0, 0}), 196);
+  EXPECT_EQ(report::nearest_ansi256({0, 255, 0}), 46);
+  EXPECT_EQ(report::nearest_ansi256({128, 128, 128}), 244);  // grey ramp beats the cube here
+  EXPECT_EQ(report::nearest_ansi256({95, 135, 175}), 16 + 36 * 1 + 6 * 2 + 3);
+  EXPECT_EQ(report::nearest_ansi256(report::activation_colour(1)), 160);  // (215,0,0) is closest to (200,25,30)
+}
+
+TEST(colour, ansi_escapes_per_mode) {
+  rgb strong = report::activation_colour(1);
+  EXPECT_EQ(report::ansi_highlight(strong, report::colour_mode::truecolour),
+            "\x1b[48;2;200;25;30m\x1b[38;2;255;255;255m");
+  EXPECT_EQ(report::ansi_highlight(strong, report::colour_mode::ansi256), "\x1b[48;5;160m\x1b[38;5;231m");
+  EXPECT_EQ(report::ansi_highlight(report::activation_colour(0.1f), report::colour_mode::ansi256).substr(0, 7),
+            "\x1b[48;5;");
+  EXPECT_EQ(report::ansi_highlight(strong, report::colour_mode::none), "");
+  EXPECT_EQ(report::css_hex(strong), "#c8191e");
+}
+
+TEST(colour, mode_follows_terminal_conventions) {
+  using report::colour_mode;
+  EXPECT_EQ(report::choose_colour_mode(false, nullptr, "xterm-256color", "truecolor"), colour_mode::none);
+  EXPECT_EQ(report::choose_colour_mode(true, "1", "xterm-256color", "truecolor"), colour_mode::none);
+  EXPECT_EQ(report::choose_colour_mode(true, "", "xterm-256color", nullptr), colour_mode::ansi256);
+  EXPECT_EQ(report::choose_colour_mode(true, nullptr, "dumb", nullptr), colour_mode::none);
+  EXPECT_EQ(report::choose_colour_mode(true, nullptr, "xterm", "24bit"), colour_mode::truecolour);
+  EXPECT_EQ(report::choose_colour_mode(true, nullptr, nullptr, nullptr), colour_mode::ansi256);
+}
+
+TEST(escape, valid_utf8_passes_unchanged) {
+  for (std::string s : {"", "plain ascii", " caf\xc3\xa9", "\xe6\x97\xa5\xe6\x9c\xac", "\xf0\x9f\x98\x80", "\xef\xbf\xbd"})
+    EXPECT_EQ(report::sanitize_utf8(s), s);
+}
+
+TEST(escape, invalid_utf8_becomes_replacement_characters) {
+  std::string const fffd = "\xef\xbf\xbd";
+  EXPECT_EQ(report::sanitize_utf8("\xff"), fffd);
+  EXPECT_EQ(report::sanitize_utf8("a\xe6\x97"), "a" + fffd);              // truncated: one for the whole part
+  EXPECT_EQ(report::sanitize_utf8("\xe6\x97z"), fffd + "z");              // broken off, next byte kept
+  EXPECT_EQ(report::sanitize_utf8("\xc0\xaf"), fffd + fffd);              // overlong
+  EXPECT_EQ(report::sanitize_utf8("\xed\xa0\x80"), fffd + fffd + fffd);   // surrogate
+  EXPECT_EQ(report::sanitize_utf8("\xf4\x90\x80\x80"), fffd + fffd + fffd + fffd);  // past U+10FFFF
+  EXPECT_EQ(report::sanitize_utf8("\x80x"), fffd + "x");
+  for (auto const& h : hostile) EXPECT_TRUE(valid_utf8(report::sanitize_utf8(h))) << h;
+}
+
+TEST(escape, visible_text_neutralises_controls) {
+  EXPECT_EQ(report::visible_text("\x1b[31mred"), "\xe2\x90\x9b[31mred");  // ESC shows as a control picture
+  EXPECT_EQ(report::visible_text("a\nb"), "a\xe2\x86\xb5" "b");
+  EXPECT_EQ(report::visible_text("\t"), "\xe2\x87\xa5");
+  EXPECT_EQ(report::visible_text("\r"), "\xe2\x90\x8d");
+  EXPECT_EQ(report::visible_text("\x7f"), "\xe2\x90\xa1");
+  EXPECT_EQ(report::visible_text("\xc2\x85"), "\xef\xbf\xbd");      // C1 control
+  EXPECT_EQ(report::visible_text("\xe2\x80\xae" "abc"), "\xef\xbf\xbd" "abc");  // right-to-left override
+  EXPECT_EQ(report::visible_text(" spaced  "), " spaced  ");
+  for (auto const& h : hostile) {
+    auto v = report::visible_text(h);
+    EXPECT_TRUE(valid_utf8(v));
+    for (unsigned char c : v) EXPECT_TRUE(c >= 0x20 && c != 0x7f) << "control byte left in " << v;
+  }
+}
+
+TEST(escape, html_escape_covers_markup_and_quotes) {
+  EXPECT_EQ(report::html_escape("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+  EXPECT_EQ(report::html_escape("a\x01" "b\n"), "a\xef\xbf\xbd" "b\n");
+  EXPECT_EQ(report::html_escape("\xff"), "\xef\xbf\xbd");
+  for (auto const& h : hostile) {
+    auto e = report::html_escape(h);
+    EXPECT_EQ(e.find('<'), std::string::npos);
+    EXPECT_EQ(e.find('"'), std::string::npos);
+    EXPECT_TRUE(valid_utf8(e));
+  }
+}
+
+TEST(escape, json_strings_round_trip_and_cannot_close_a_script) {
+  for (auto const& h : hostile) {
+    std::string out;
+    report::append_json_string(out, h);
+    EXPECT_EQ(out.find('<'), std::string::npos) << out;
+    EXPECT_EQ(out.find('>'), std::string::npos) << out;
+    EXPECT_EQ(out.find('&'), std::string::npos) << out;
+    EXPECT_EQ(out.find("\xe2\x80\xa8"), std::string::npos) << out;
+    for (unsigned char c : out) EXPECT_GE(c, 0x20);
+    auto v = boost::json::parse(out);
+    ASSERT_TRUE(v.is_string());
+    EXPECT_EQ(std::string(v.get_string()), report::sanitize_utf8(h));
+  }
+  std::string out;
+  report::append_json_string(out, "</script>");
+  EXPECT_EQ(out, "\"\\u003c/script\\u003e\"");
+}
+
+TEST(latent_view, histogram_bins_cover_zero_to_max) {
+  std::vector<float> v{0.1f, 1.0f, 1.9f, 2.0f, 4.0f, 5.0f, -1.0f, std::numeric_limits<float>::quiet_NaN(), 99.0f};
+  auto h = report::activation_histogram(v, 4.0f, 4);
+  EXPECT_EQ(h, (std::vector<std::uint32_t>{3, 2, 1, 3}));
+  EXPECT_EQ(report::activation_histogram(v, 0.0f, 3), (std::vector<std::uint32_t>{0, 0, 0}));
+  EXPECT_TRUE(report::activation_histogram(v, 4.0f, 0).empty());
+}
+
+TEST(latent_view, made_from_a_record_and_its_activations) {
+  autointerp::records::latent_record rec;
+  rec.latent = {"layers.6", 7};
+  rec.n_examples = 3;
+  rec.per_token_frequency = 0.01;
+  autointerp::records::activating_example ex;
+  ex.tokens = {11, 12, 13};
+  ex.activations = {0, 3, 1};
+  ex.str_tokens = {"a", "b"};  // one short: the last token falls back to its id
+  rec.train.push_back(ex);
+  autointerp::cache::latent_activations acts;
+  acts.latent = rec.latent;
+  acts.rows = {0, 0, 1};
+  acts.positions = {1, 2, 5};
+  acts.values = {3, 1, 4};
+  auto v = report::make_latent_view(rec, acts, 4);
+  EXPECT_EQ(v.latent, rec.latent);
+  EXPECT_EQ(v.n_activations, 3u);
+  EXPECT_EQ(v.n_windows, 3u);
+  EXPECT_FLOAT_EQ(v.max_activation, 4);
+  EXPECT_EQ(v.histogram, (std::vector<std::uint32_t>{0, 1, 0, 2}));
+  ASSERT_EQ(v.windows.size(), 1u);
+  EXPECT_EQ(v.windows[0].tokens, (std::vector<std::string>{"a", "b", "[13]"}));
+  EXPECT_EQ(v.windows[0].activations, (std::vector<float>{0, 3, 1}));
+}
+
+TEST(terminal_view, plain_text_marks_runs_of_active_tokens) {
+  report::latent_view v;
+  v.latent = {"layers.6", 3};
+  v.max_activation = 2;
+  v.n_activations = 3;
+  v.n_windows = 2;
+  v.frequency = 0.5;
+  v.windows.push_back({{" a", " b", " c", " d"}, {0, 1, 2, 0}});
+  v.windows.push_back({{"x", "\n", "y"}, {1, 0, 2}});
+  auto text = report::render_terminal(v);
+  EXPECT_NE(text.find("layers.6 latent 3  max 2  3 activations (50% of tokens)  2 windows\n"), std::string::npos) << text;
+  EXPECT_NE(text.find(" a<< b c>> d\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("<<x>>\xe2\x86\xb5<<y>>\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("explanation"), std::string::npos);  // none known: no line
+  EXPECT_EQ(text.find('\x1b'), std::string::npos);
+}
+
+TEST(terminal_view, hostile_tokens_cannot_inject_escapes_or_lines) {
+  auto v = sample_view();
+  auto plain = report::render_terminal(v);
+  EXPECT_EQ(plain.find('\x1b'), std::string::npos);
+  EXPECT_EQ(plain.find('\r'), std::string::npos);
+  EXPECT_EQ(count(plain, "\n"), 4u);  // header, explanation, two windows
+  EXPECT_NE(plain.find("explanation: the token \"Python\" <b>  [explained]\n"), std::string::npos) << plain;
+  EXPECT_TRUE(valid_utf8(plain));
+  auto coloured = report::render_terminal(v, {report::colour_mode::truecolour, true});
+  EXPECT_EQ(count(coloured, "\n"), 4u);
+  // Every escape in the output is one of ours: SGR sequences only, none from token text.
+  for (auto p = coloured.find('\x1b'); p != std::string::npos; p = coloured.find('\x1b', p + 1)) {
+    auto end = coloured.find('m', p);
+    ASSERT_NE(end, std::string::npos);
+    auto seq = coloured.substr(p, end - p + 1);
+    EXPECT_TRUE(seq.rfind("\x1b[48;2;", 0) == 0 || seq.rfind("\x1b[38;2;", 0) == 0 || seq == "\x1b[0m" ||
+                seq == "\x1b[1m")
+        << seq.substr(1);
+  }
+  EXPECT_EQ(coloured.find("\x1b[2J"), std::string::npos);
+  EXPECT_NE(coloured.find("\x1b[48;2;200;25;30m\x1b[38;2;255;255;255m Python\x1b[0m"), std::string::npos);
+  EXPECT_EQ(coloured.find("<<"), std::string::npos);
+}
+
+TEST(html_report, embedded_data_describes_every_latent) {
+  report::report_builder b({"sample & <test>", "examples/data/cache layers.6"});
+  b.add(sample_view());
+  report::latent_view dead;
+  dead.latent = {"layers.6", 416};
+  b.add(dead);
+  ASSERT_EQ(b.size(), 2u);
+
+  auto list = boost::json::parse(b.list_json()).as_object();
+  EXPECT_EQ(list.at("title").as_string(), "sample & <test>");
+  EXPECT_EQ(list.at("palette").as_array().size(), 64u);
+  EXPECT_EQ(list.at("palette").as_array()[63].as_string(), "#c8191e");
+  auto const& statuses = list.at("statuses").as_array();
+  auto const& rows = list.at("latents").as_array();
+  ASSERT_EQ(rows.size(), 2u);
+  auto const& r0 = rows[0].as_array();
+  EXPECT_EQ(list.at("modules").as_array()[r0[0].to_number<int>()].as_string(), "layers.6");
+  EXPECT_EQ(r0[1].to_number<int>(), 69);
+  EXPECT_EQ(r0[2].to_number<int>(), 31);
+  EXPECT_EQ(r0[3].to_number<int>(), 24);
+  EXPECT_NEAR(r0[4].to_number<double>(), 31.0 / 16384, 1e-6);
+  EXPECT_NEAR(r0[5].to_number<double>(), 8.0, 1e-6);
+  EXPECT_EQ(statuses[r0[6].to_number<std::size_t>()].as_string(), "explained");
+  EXPECT_EQ(r0[7].as_string(), "the token \"Python\" <b>");
+  auto const& r1 = rows[1].as_array();
+  EXPECT_EQ(r1[1].to_number<int>(), 416);
+  EXPECT_EQ(statuses[r1[6].to_number<std::size_t>()].as_string(), "");
+  EXPECT_EQ(r1[7].as_string(), "");
+
+  auto strings = boost::json::parse(b.strings_json()).as_array();
+  std::istringstream lines(b.examples_text());
+  std::string line;
+  std::vector<boost::json::value> ex;
+  while (std::getline(lines, line)) ex.push_back(boost::json::parse(line));
+  ASSERT_EQ(ex.size(), 2u);
+  auto const& e0 = ex[0].as_array();
+  ASSERT_EQ(e0.size(), 3u);  // histogram + two windows
+  EXPECT_EQ(boost::json::value_to<std::vector<int>>(e0[0]), (std::vector<int>{5, 0, 3, 1}));
+  auto const& w0 = e0[1].as_array();
+  std::vector<std::string> text;
+  for (auto const& t : w0[0].as_array()) text.emplace_back(strings.at(t.to_number<std::size_t>()).as_string());
+  EXPECT_EQ(text, (std::vector<std::string>{" In", " Python", ",", " lists"}));
+  // Sparse (position, q) pairs; q in thousandths of the latent's maximum, never 0 when active.
+  EXPECT_EQ(boost::json::value_to<std::vector<int>>(w0[1]), (std::vector<int>{1, 1000, 3, 1}));
+  auto const& w1 = e0[2].as_array();
+  ASSERT_EQ(w1[0].as_array().size(), hostile.size());
+  for (std::size_t i = 0; i < hostile.size(); ++i)
+    EXPECT_EQ(std::string(strings.at(w1[0].as_array()[i].to_number<std::size_t>()).as_string()),
+              report::visible_text(hostile[i]));
+  EXPECT_EQ(ex[1].as_array().size(), 1u);  // a dead latent: empty histogram, no windows
+  // Each distinct token text is stored once.
+  b.add(sample_view());
+  EXPECT_EQ(boost::json::parse(b.strings_json()).as_array().size(), strings.size());
+}
+
+TEST(html_report, page_is_self_contained_and_hostile_text_stays_inert) {
+  report::report_builder b({"t\"i<tle>", "<src>"});
+  b.add(sample_view());
+  auto page = b.html();
+  EXPECT_TRUE(valid_utf8(page));
+  EXPECT_EQ(page.rfind("<!DOCTYPE html>", 0), 0u);
+  EXPECT_NE(page.find("Content-Security-Policy\" content=\"default-src 'none'"), std::string::npos);
+  EXPECT_NE(page.find("<title>t&quot;i&lt;tle&gt;</title>"), std::string::npos);
+  EXPECT_NE(page.find("&lt;src&gt;"), std::string::npos);
+  // Exactly our four script elements, however hostile the tokens.
+  EXPECT_EQ(count(page, "<script"), 4u);
+  EXPECT_EQ(count(page, "</script"), 4u);
+  EXPECT_EQ(count(page, "<!--"), 0u);
+  EXPECT_EQ(page.find("alert(1)</script>"), std::string::npos);
+  // Nothing that could fetch: no external references of any kind.
+  for (std::string bad : {"src=", "href=", "url(", "@import", "fetch(", "XMLHttpRequest", "https://", "<link", "<img",
+                          "<iframe"})
+    EXPECT_EQ(page.find(bad), std::string::npos) << bad;
+  // The examples block: one line per latent, between its script tags.
+  auto examples = between(page, "<script type=\"text/plain\" id=\"ai-examples\">", "</script>");
+  EXPECT_EQ(examples, b.examples_text());
+  EXPECT_EQ(between(page, "<script type=\"application/json\" id=\"ai-list\">", "</script>"), b.list_json());
+}
+
+TEST(html_report, written_atomically) {
+  auto dir = std::filesystem::temp_directory_path() / ("report_test_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  report::report_builder b;
+  b.add(sample_view());
+  auto r = b.write(dir / "report.html");
+  ASSERT_TRUE(r) << r.error().what();
+  std::ifstream f(dir / "report.html", std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  EXPECT_EQ(ss.str(), b.html());
+  std::size_t files = 0;
+  for (auto const& e : std::filesystem::directory_iterator(dir)) files += e.is_regular_file();
+  EXPECT_EQ(files, 1u);  // no temporary left behind
+  auto bad = b.write(dir / "missing" / "report.html");
+  ASSERT_FALSE(bad);
+  EXPECT_TRUE(bad.error() == autointerp::errc::write_failed);
+  EXPECT_NE(bad.error().message.find("missing"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(run_results, reads_run_jsonl_and_explanation_files) {
+  auto dir = std::filesystem::temp_directory_path() / ("run_results_test_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir / "explanations");
+  {
+    std::ofstream f(dir / "run.jsonl");
+    f << R"({"module":"layers.6","latent":1,"status":"failed","explanation":"","error":"timeout"})" "\n"
+      << R"({"module":"layers.6","latent":2,"status":"explained","explanation":"digits"})" "\n"
+      << R"({"module":"layers.6","latent":1,"status":"explained","explanation":"retried \u003cok\u003e"})" "\n"
+      << R"({"module":"layers.6","latent":3,"status":"unparsed","explanation":""})" "\n"
+      << "not json\n"
+      << R"({"module":"layers.6","latent":"x","status":"explained"})" "\n"
+      << R"({"module":"layers.6","latent":4,"sta)";  // torn last line
+  }
+  std::ofstream(dir / "explanations" / "layers.6_latent5.txt") << "\"from a file\"";
+  std::ofstream(dir / "explanations" / "layers.6_latent6.txt") << "not json text\n";
+  auto r = report::run_results::open(dir);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->size(), 3u);
+  auto e1 = r->find({"layers.6", 1});
+  ASSERT_TRUE(e1);
+  EXPECT_EQ(e1->status, "explained");
+  EXPECT_EQ(e1->explanation, "retried <ok>");
+  EXPECT_EQ(r->find({"layers.6", 2})->explanation, "digits");
+  EXPECT_EQ(r->find({"layers.6", 3})->status, "unparsed");
+  EXPECT_EQ(r->find({"layers.6", 5})->explanation, "from a file");
+  EXPECT_EQ(r->find({"layers.6", 5})->status, "explained");
+  EXPECT_EQ(r->find({"layers.6", 6})->explanation, "not json text");
+  EXPECT_FALSE(r->find({"layers.6", 4}));
+  EXPECT_FALSE(r->find({"layers.7", 2}));
+  std::filesystem::remove_all(dir);
+  auto missing = report::run_results::open(dir);
+  ASSERT_FALSE(missing);
+  EXPECT_TRUE(missing.error() == autointerp::errc::file_not_found);
+}
