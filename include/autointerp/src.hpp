@@ -21,3 +21,8 @@
 #include <autointerp/report/impl/escape.ipp>
 #include <autointerp/report/impl/terminal_view.ipp>
 #include <autointerp/report/impl/html_report.ipp>
+#include <autointerp/records/impl/example_windows.ipp>
+#include <autointerp/records/impl/samplers.ipp>
+#include <autointerp/records/impl/non_activating.ipp>
+#include <autointerp/records/impl/build_record.ipp>
+#include <autointerp/records/impl/record_json.ipp>
