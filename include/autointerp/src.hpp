@@ -26,3 +26,5 @@
 #include <autointerp/records/impl/non_activating.ipp>
 #include <autointerp/records/impl/build_record.ipp>
 #include <autointerp/records/impl/record_json.ipp>
+#include <autointerp/tokenizer/impl/tokenizer.ipp>
+#include <autointerp/tokenizer/impl/find_tokenizer.ipp>
