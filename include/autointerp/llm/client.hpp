@@ -1,0 +1,131 @@
+#pragma once
+// The LLM client: `co_await client.chat(request)` against an OpenAI-compatible server, over a
+// keep-alive HTTP/1.1 connection pool (Beast, TLS verified), with retries and rate budgets.
+
+#include <autointerp/config.hpp>
+#include <autointerp/error.hpp>
+#include <autointerp/llm/chat_request.hpp>
+#include <autointerp/llm/chat_response.hpp>
+#include <autointerp/llm/client_options.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <utility>
+
+namespace autointerp::llm {
+
+/// Counters of a client, for tests, benchmarks and progress displays.
+struct client_stats {
+  std::uint64_t connections_opened = 0;  ///< TCP connections made (keep-alive reuse keeps this low)
+  std::uint64_t stale_reconnects = 0;    ///< reused connections the server had closed (not counted as failures)
+  std::uint64_t attempts = 0;            ///< requests written, retries included
+  std::uint64_t retries = 0;
+  std::size_t idle_connections = 0;
+  std::size_t open_connections = 0;
+  std::size_t in_flight = 0;
+  double rate_factor = 1;                ///< fraction of the configured rate budgets in force (< 1 after 429s)
+  double retry_budget = 0;               ///< retries left in the shared budget
+};
+
+namespace detail {
+struct client_impl;
+AUTOINTERP_DECL std::shared_ptr<client_impl> make_client_impl(boost::asio::any_io_executor ex, client_options opts);
+AUTOINTERP_DECL boost::asio::awaitable<result<chat_response>> run_chat(std::shared_ptr<client_impl> impl, chat_request req);
+AUTOINTERP_DECL client_stats get_stats(client_impl const& impl);
+AUTOINTERP_DECL void close_idle(client_impl& impl);
+AUTOINTERP_DECL error const* config_error(client_impl const& impl);
+}  // namespace detail
+
+/// A chat-completions client for one endpoint, shared by many coroutines.
+///
+/// Thread-safety: not thread-safe. Use it from one thread, or from a strand passed as the
+/// executor; every operation runs on that executor. The client may be destroyed while calls are
+/// in flight: they keep the shared state alive and finish normally.
+///
+/// Retries follow `client_options::retry`: connection errors, timeouts, 408, 409, 429, 5xx and
+/// OpenRouter 200 bodies with a retryable error are retried; 400, 401, 403, 404, 422 are not; after a
+/// 402 the client fails every further call at once with `errc::payment_required` (the job must stop).
+class client {
+ public:
+  using executor_type = boost::asio::any_io_executor;
+
+  /// Never fails: a bad base URL, proxy URL or CA file is reported by every `chat` call (and by
+  /// `config_error()`), so a CLI can check it up front.
+  client(executor_type ex, client_options opts)
+      : ex_(ex), impl_(detail::make_client_impl(std::move(ex), std::move(opts))) {}
+  client(client const&) = delete;
+  client& operator=(client const&) = delete;
+
+  executor_type get_executor() const noexcept { return ex_; }
+
+  /// The configuration problem every call will report, or null.
+  error const* config_error() const noexcept { return detail::config_error(*impl_); }
+
+  /// Sends `request` and completes with `result<chat_response>` (signature `void(result<chat_response>)`).
+  ///
+  /// Errors (`errc`): bad_url, tls_failed (certificate rejected: set SSL_CERT_FILE or `ca_file`),
+  /// resolve_failed, connect_failed, proxy_failed, timeout, connection_closed (after retries),
+  /// bad_request, unauthorized, payment_required, forbidden, not_found, rate_limited, server_error,
+  /// provider_error, bad_response, response_too_large, retry_budget_exhausted, cancelled. Messages
+  /// name the endpoint, the status and the fix; the server's own words are in `error::remote`.
+  ///
+  /// Cancellation: per-operation, `terminal` and `partial` (both abort the call: the connection in
+  /// use is closed and the call completes with `errc::cancelled`); `total` is not supported because
+  /// a request already written may have been processed. Waits for rate budgets, connections and
+  /// backoff are cancelled likewise. Host name lookup is bounded by `timeouts.resolve` only.
+  template <class CompletionToken = boost::asio::deferred_t>
+  auto chat(chat_request request, CompletionToken&& token = {}) {
+    return boost::asio::async_initiate<CompletionToken, void(result<chat_response>)>(
+        [](auto handler, std::shared_ptr<detail::client_impl> impl, executor_type ex, chat_request req) {
+          auto slot = boost::asio::get_associated_cancellation_slot(handler);
+          auto hex = boost::asio::get_associated_executor(handler, ex);
+          boost::asio::co_spawn(
+              ex, detail::run_chat(std::move(impl), std::move(req)),
+              boost::asio::bind_executor(
+                  hex, boost::asio::bind_cancellation_slot(
+                           slot, [h = std::move(handler)](std::exception_ptr e, result<chat_response> r) mutable {
+                             if (e) {
+                               r = make_error(errc::bad_response, "unexpected exception inside the LLM client");
+                               try {
+                                 std::rethrow_exception(e);
+                               } catch (std::bad_alloc const&) {
+                                 r = make_error(errc::memory_budget, "out of memory in the LLM client");
+                               } catch (std::exception const& ex) {
+                                 r = make_error(errc::bad_response, std::string("unexpected failure in the LLM client: ") + ex.what());
+                               } catch (...) {
+                               }
+                             }
+                             std::move(h)(std::move(r));
+                           })));
+        },
+        token, impl_, ex_, std::move(request));
+  }
+
+  /// Counters and pool state. Call on the client's executor.
+  client_stats stats() const { return detail::get_stats(*impl_); }
+
+  /// Closes the idle pooled connections (calls in flight keep theirs). Call on the client's executor.
+  void close_idle_connections() { detail::close_idle(*impl_); }
+
+ private:
+  executor_type ex_;
+  std::shared_ptr<detail::client_impl> impl_;
+};
+
+}  // namespace autointerp::llm
+
+#if !defined(AUTOINTERP_SEPARATE_COMPILATION)
+#include <autointerp/llm/impl/client.ipp>
+#endif

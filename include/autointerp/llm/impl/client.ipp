@@ -1,0 +1,594 @@
+#pragma once
+// Out-of-line parts of autointerp/llm/client.hpp: the Beast I/O (pool, connect, proxy, TLS,
+// request/response) and the retry loop that drives the pure state machines.
+
+#include <autointerp/llm/client.hpp>
+#include <autointerp/llm/wire.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/span_body.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <list>
+#include <random>
+#include <vector>
+
+namespace autointerp::llm::detail {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using steady = std::chrono::steady_clock;
+using boost::system::error_code;
+
+inline constexpr auto nothrow_awaitable = asio::as_tuple(asio::use_awaitable);
+
+inline std::string base64(std::string_view in) {
+  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
+                 static_cast<unsigned char>(in[i + 2]);
+    out += alphabet[(v >> 18) & 63], out += alphabet[(v >> 12) & 63], out += alphabet[(v >> 6) & 63], out += alphabet[v & 63];
+  }
+  if (i + 1 == in.size()) {
+    unsigned v = static_cast<unsigned char>(in[i]) << 16;
+    out += alphabet[(v >> 18) & 63], out += alphabet[(v >> 12) & 63], out += "==";
+  } else if (i + 2 == in.size()) {
+    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
+    out += alphabet[(v >> 18) & 63], out += alphabet[(v >> 12) & 63], out += alphabet[(v >> 6) & 63], out += '=';
+  }
+  return out;
+}
+
+inline std::string ms_text(std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; }
+
+/// Coroutines waiting for something to be released (an in-flight slot, a pooled connection).
+class wait_queue {
+ public:
+  /// Waits until `notify_one` picks this waiter; false when the wait was cancelled.
+  asio::awaitable<bool> wait(asio::any_io_executor ex) {
+    entry e{asio::steady_timer(ex, asio::steady_timer::time_point::max()), false};
+    auto it = queue_.insert(queue_.end(), &e);
+    struct unlink {
+      std::list<entry*>& q;
+      std::list<entry*>::iterator it;
+      entry& e;
+      ~unlink() {
+        if (!e.notified) q.erase(it);
+      }
+    } guard{queue_, it, e};
+    (void)co_await e.timer.async_wait(nothrow_awaitable);
+    auto cs = co_await asio::this_coro::cancellation_state;
+    if (cs.cancelled() != asio::cancellation_type::none) {
+      if (e.notified) notify_one();  // pass the wake-up on rather than lose it
+      co_return false;
+    }
+    co_return e.notified;
+  }
+  void notify_one() {
+    if (queue_.empty()) return;
+    entry* e = queue_.front();
+    queue_.pop_front();
+    e->notified = true;
+    e->timer.cancel();
+  }
+
+ private:
+  struct entry {
+    asio::steady_timer timer;
+    bool notified;
+  };
+  std::list<entry*> queue_;
+};
+
+struct connection {
+  std::unique_ptr<beast::tcp_stream> plain;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
+  beast::flat_buffer buffer;
+  steady::time_point idle_since{};
+  std::uint64_t requests = 0;
+  beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+};
+
+struct client_impl {
+  asio::any_io_executor ex;
+  client_options opt;
+  std::optional<error> config_error;
+  std::optional<error> stopped;  ///< latched after a 402
+  url_parts target;
+  std::optional<url_parts> proxy;
+  std::string proxy_authorization;
+  std::string path;
+  std::string host_header;
+  std::string authorization;
+  std::optional<asio::ssl::context> ssl;
+  std::optional<tcp::resolver::results_type> resolved;
+  steady::time_point resolved_at{};
+  std::vector<std::unique_ptr<connection>> idle;
+  std::size_t open = 0;
+  wait_queue pool_waiters;
+  rate_limiter limiter;
+  wait_queue limiter_waiters;
+  retry_budget budget;
+  std::mt19937_64 rng;
+  client_stats counters;
+
+  client_impl(asio::any_io_executor e, client_options o)
+      : ex(std::move(e)), opt(std::move(o)), limiter(opt.limits, steady::now()), budget(opt.retry),
+        rng(opt.seed ? opt.seed : std::random_device{}()) {}
+
+  wire_context context(std::string_view model) const {
+    return {opt.endpoint.name, host_header, opt.endpoint.base_url, opt.endpoint.key_env, opt.endpoint.api_key, model};
+  }
+  std::string where() const {
+    return proxy ? host_header + " (through proxy " + proxy->authority() + ")" : host_header;
+  }
+};
+
+AUTOINTERP_DECL std::shared_ptr<client_impl> make_client_impl(asio::any_io_executor ex, client_options opts) {
+  auto s = std::make_shared<client_impl>(std::move(ex), std::move(opts));
+  auto& o = s->opt;
+  auto target = parse_url(o.endpoint.base_url, o.endpoint.name + " base URL");
+  if (!target) {
+    s->config_error = target.error();
+    return s;
+  }
+  s->target = *target;
+  s->path = s->target.path + "/chat/completions";
+  s->host_header = s->target.authority();
+  if (!o.endpoint.api_key.empty()) s->authorization = "Bearer " + o.endpoint.api_key;
+  proxy_settings ps = o.proxy ? *o.proxy : proxy_from_environment(s->target.tls);
+  auto proxy = select_proxy(s->target, ps);
+  if (!proxy) {
+    s->config_error = proxy.error();
+    return s;
+  }
+  s->proxy = *proxy;
+  if (s->proxy) {
+    auto cred = proxy_credentials(ps.url);
+    if (!cred.empty()) s->proxy_authorization = "Basic " + base64(cred);
+  }
+  if (s->target.tls) {
+    s->ssl.emplace(asio::ssl::context::tls_client);
+    s->ssl->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+    error_code ec;
+    if (o.default_ca_paths) s->ssl->set_default_verify_paths(ec);  // honours SSL_CERT_FILE / SSL_CERT_DIR
+    if (!o.ca_file.empty()) {
+      s->ssl->load_verify_file(o.ca_file, ec);
+      if (ec) {
+        s->config_error = make_error(errc::tls_failed, "cannot load the CA file '" + o.ca_file +
+                                                           "'; point ca_file at a readable PEM certificate file",
+                                     ec.message());
+        return s;
+      }
+    }
+    s->ssl->set_verify_mode(asio::ssl::verify_peer);
+  }
+  return s;
+}
+
+AUTOINTERP_DECL error const* config_error(client_impl const& s) {
+  return s.config_error ? &*s.config_error : nullptr;
+}
+
+AUTOINTERP_DECL client_stats get_stats(client_impl const& s) {
+  client_stats st = s.counters;
+  st.idle_connections = s.idle.size();
+  st.open_connections = s.open;
+  st.in_flight = s.limiter.in_flight();
+  st.rate_factor = s.limiter.factor();
+  st.retry_budget = s.budget.balance();
+  return st;
+}
+
+AUTOINTERP_DECL void close_idle(client_impl& s) {
+  s.open -= s.idle.size();
+  s.idle.clear();
+  for (std::size_t i = 0; i < 4; ++i) s.pool_waiters.notify_one();
+}
+
+inline bool is_cancelled_now(asio::cancellation_state const& cs) {
+  return cs.cancelled() != asio::cancellation_type::none;
+}
+
+inline bool closed_by_peer(error_code ec) {
+  return ec == http::error::end_of_stream || ec == http::error::partial_message || ec == asio::error::eof ||
+         ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+         ec == asio::error::connection_aborted || ec == asio::ssl::error::stream_truncated;
+}
+
+/// The outcome of one attempt: a response, a failure, or cancellation.
+struct attempt_outcome {
+  std::optional<chat_response> response;
+  attempt_failure failure;
+  bool cancelled = false;
+};
+
+inline attempt_failure transport_failure(client_impl const& s, std::string_view phase, error_code ec,
+                                         std::chrono::milliseconds limit) {
+  attempt_failure f;
+  f.kind = failure_kind::retryable;
+  if (ec == beast::error::timeout || ec == asio::error::timed_out) {
+    f.error = make_error(errc::timeout, phase == "request" ? "no complete answer from " + s.where() + " within " + ms_text(limit) +
+                                                                 "; raise timeouts.request or check the server's load"
+                                                           : std::string(phase) + " to " + s.where() + " timed out after " +
+                                                                 ms_text(limit) + "; check the network or raise timeouts." +
+                                                                 std::string(phase == "TLS handshake" ? "tls_handshake" : phase),
+                         ec.message());
+  } else if (ec == http::error::body_limit || ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+    f.kind = failure_kind::fatal;
+    f.error = make_error(errc::response_too_large, "the answer from " + s.where() + " is larger than max_response_bytes (" +
+                                                       std::to_string(s.opt.max_response_bytes) + "); raise max_response_bytes",
+                         ec.message());
+  } else if (closed_by_peer(ec)) {
+    f.error = make_error(errc::connection_closed, s.where() + " closed the connection during the " + std::string(phase) +
+                                                      "; the server or a proxy dropped it",
+                         ec.message());
+  } else if (ec.category() == make_error_code(http::error::bad_version).category()) {
+    f.kind = failure_kind::fatal;
+    f.error = make_error(errc::bad_response, s.where() + " did not answer with valid HTTP/1.1; check the base URL's scheme (http vs https) and port",
+                         ec.message());
+  } else {
+    f.error = make_error(errc::connection_closed, "the " + std::string(phase) + " with " + s.where() + " failed; check the network",
+                         ec.message());
+  }
+  return f;
+}
+
+/// Opens a connection: resolve (cached), TCP connect, CONNECT through the proxy, TLS handshake.
+inline asio::awaitable<std::unique_ptr<connection>> open_connection(client_impl& s, attempt_failure& fail) {
+  auto const& hop = s.proxy ? *s.proxy : s.target;
+  auto now = steady::now();
+  if (!s.resolved || now - s.resolved_at > std::chrono::seconds(60)) {
+    auto resolver = std::make_shared<tcp::resolver>(s.ex);
+    auto timed_out = std::make_shared<bool>(false);
+    asio::steady_timer timer(s.ex);
+    if (s.opt.timeouts.resolve.count() > 0) {
+      timer.expires_after(s.opt.timeouts.resolve);
+      timer.async_wait([resolver, timed_out](error_code ec) {
+        if (!ec) *timed_out = true, resolver->cancel();
+      });
+    }
+    auto [ec, results] = co_await resolver->async_resolve(hop.host, std::to_string(hop.port), nothrow_awaitable);
+    timer.cancel();
+    if (ec || results.empty()) {
+      fail.kind = failure_kind::retryable;
+      fail.error = *timed_out ? make_error(errc::timeout, "looking up " + hop.host + " timed out after " +
+                                                              ms_text(s.opt.timeouts.resolve) + "; check DNS or raise timeouts.resolve")
+                              : make_error(errc::resolve_failed, "cannot look up " + hop.host +
+                                                                     "; check the host name in the " +
+                                                                     std::string(s.proxy ? "proxy URL" : "base URL") + " and DNS",
+                                           ec ? ec.message() : std::string("no addresses"));
+      co_return nullptr;
+    }
+    s.resolved = results;
+    s.resolved_at = now;
+  }
+  auto stream = std::make_unique<beast::tcp_stream>(s.ex);
+  if (s.opt.timeouts.connect.count() > 0) stream->expires_after(s.opt.timeouts.connect);
+  auto [cec, ep] = co_await stream->async_connect(*s.resolved, nothrow_awaitable);
+  (void)ep;
+  if (cec) {
+    s.resolved.reset();  // look up again next time: the addresses may have changed
+    if (cec == beast::error::timeout) {
+      fail = transport_failure(s, "connect", cec, s.opt.timeouts.connect);
+    } else {
+      fail.kind = failure_kind::retryable;
+      fail.error = make_error(errc::connect_failed, "cannot connect to " + hop.authority() + (s.proxy ? " (the proxy)" : "") +
+                                                        "; check that the server is running and reachable",
+                              cec.message());
+    }
+    co_return nullptr;
+  }
+  error_code ignored;
+  stream->socket().set_option(tcp::no_delay(true), ignored);
+  ++s.counters.connections_opened;
+
+  if (s.proxy) {
+    http::request<http::empty_body> req{http::verb::connect, s.target.host.find(':') != std::string::npos
+                                                                 ? "[" + s.target.host + "]:" + std::to_string(s.target.port)
+                                                                 : s.target.host + ":" + std::to_string(s.target.port),
+                                        11};
+    req.set(http::field::host, req.target());
+    if (!s.proxy_authorization.empty()) req.set(http::field::proxy_authorization, s.proxy_authorization);
+    beast::flat_buffer buf;
+    http::response_parser<http::empty_body> p;
+    p.skip(true);  // a CONNECT answer has no body; the tunnel follows
+    auto [wec, wn] = co_await http::async_write(*stream, req, nothrow_awaitable);
+    (void)wn;
+    error_code rec = wec;
+    if (!wec) {
+      auto [ec2, rn] = co_await http::async_read_header(*stream, buf, p, nothrow_awaitable);
+      (void)rn;
+      rec = ec2;
+    }
+    if (rec) {
+      fail = transport_failure(s, "proxy CONNECT", rec, s.opt.timeouts.connect);
+      if (fail.error == errc::connection_closed || fail.error == errc::bad_response)
+        fail.error = make_error(errc::proxy_failed, "the proxy " + s.proxy->authority() + " broke the CONNECT tunnel to " +
+                                                        s.host_header + "; check HTTPS_PROXY",
+                                rec.message()),
+        fail.kind = failure_kind::retryable;
+      co_return nullptr;
+    }
+    unsigned status = p.get().result_int();
+    if (status != 200) {
+      fail.status = status;
+      fail.kind = status >= 500 ? failure_kind::retryable : failure_kind::fatal;
+      std::string fix = status == 407 ? "put credentials in the proxy URL: http://user:password@host:port"
+                                      : "check HTTPS_PROXY and NO_PROXY";
+      fail.error = make_error(errc::proxy_failed, "the proxy " + s.proxy->authority() + " answered " + std::to_string(status) +
+                                                      " to CONNECT " + s.host_header + "; " + fix,
+                              std::string(p.get().reason()));
+      co_return nullptr;
+    }
+  }
+  stream->expires_never();
+
+  auto c = std::make_unique<connection>();
+  if (!s.target.tls) {
+    c->plain = std::move(stream);
+    co_return c;
+  }
+  c->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*stream), *s.ssl);
+  error_code addr_ec;
+  (void)asio::ip::make_address(s.target.host, addr_ec);
+  if (addr_ec && !SSL_set_tlsext_host_name(c->tls->native_handle(), s.target.host.c_str())) {  // SNI, names only
+    fail.kind = failure_kind::fatal;
+    fail.error = make_error(errc::tls_failed, "cannot set the TLS server name for " + s.target.host);
+    co_return nullptr;
+  }
+  c->tls->set_verify_mode(asio::ssl::verify_peer);
+  c->tls->set_verify_callback(asio::ssl::host_name_verification(s.target.host));
+  if (s.opt.timeouts.tls_handshake.count() > 0) c->lowest().expires_after(s.opt.timeouts.tls_handshake);
+  auto [hec] = co_await c->tls->async_handshake(asio::ssl::stream_base::client, nothrow_awaitable);
+  c->lowest().expires_never();
+  if (hec) {
+    if (hec.category() == asio::error::get_ssl_category()) {
+      long vr = SSL_get_verify_result(c->tls->native_handle());
+      std::string why = vr != X509_V_OK ? X509_verify_cert_error_string(vr) : hec.message();
+      fail.kind = failure_kind::fatal;
+      fail.error = make_error(errc::tls_failed, "TLS with " + s.where() +
+                                                    " failed (certificate not trusted or wrong host); if the server uses a private CA, "
+                                                    "set SSL_CERT_FILE or the ca_file option",
+                              why);
+    } else {
+      fail = transport_failure(s, "TLS handshake", hec, s.opt.timeouts.tls_handshake);
+      if (fail.error == errc::connection_closed) fail.error.code = make_error_code(errc::tls_failed);
+    }
+    co_return nullptr;
+  }
+  co_return c;
+}
+
+/// A connection from the pool, or a new one when the pool has room; waits otherwise.
+inline asio::awaitable<std::unique_ptr<connection>> acquire_connection(client_impl& s, attempt_failure& fail, bool& cancelled) {
+  for (;;) {
+    auto now = steady::now();
+    while (!s.idle.empty()) {
+      auto c = std::move(s.idle.back());
+      s.idle.pop_back();
+      if (s.opt.idle_timeout.count() <= 0 || now - c->idle_since < s.opt.idle_timeout) co_return c;
+      --s.open;  // idle too long: the server has probably closed it
+    }
+    if (s.opt.max_connections == 0 || s.open < s.opt.max_connections) {
+      ++s.open;
+      auto c = co_await open_connection(s, fail);
+      if (!c) {
+        --s.open;
+        s.pool_waiters.notify_one();
+        cancelled = is_cancelled_now(co_await asio::this_coro::cancellation_state);
+      }
+      co_return c;
+    }
+    if (!co_await s.pool_waiters.wait(s.ex)) {
+      cancelled = true;
+      co_return nullptr;
+    }
+  }
+}
+
+inline void release_connection(client_impl& s, std::unique_ptr<connection> c, bool keep) {
+  if (keep && c) {
+    c->idle_since = steady::now();
+    ++c->requests;
+    s.idle.push_back(std::move(c));
+  } else {
+    --s.open;
+  }
+  s.pool_waiters.notify_one();
+}
+
+template <class Stream, class Request, class Parser>
+asio::awaitable<error_code> exchange(Stream& stream, beast::flat_buffer& buffer, Request& req, Parser& p) {
+  auto [wec, wn] = co_await http::async_write(stream, req, nothrow_awaitable);
+  (void)wn;
+  if (wec) co_return wec;
+  auto [rec, rn] = co_await http::async_read(stream, buffer, p, nothrow_awaitable);
+  (void)rn;
+  if (rec == asio::ssl::error::stream_truncated && p.is_header_done() && !p.content_length() && !p.chunked()) {
+    // The body runs to the end of the connection and the server skipped TLS close_notify:
+    // common and harmless here, since HTTP itself delimits nothing else.
+    error_code eof_ec;
+    p.put_eof(eof_ec);
+    co_return eof_ec;
+  }
+  co_return rec;
+}
+
+inline asio::awaitable<attempt_outcome> attempt(client_impl& s, std::string const& body, wire_context const& ctx) {
+  attempt_outcome out;
+  bool reconnected = false;
+  for (;;) {
+    bool cancelled = false;
+    auto c = co_await acquire_connection(s, out.failure, cancelled);
+    if (cancelled) {
+      out.cancelled = true;
+      co_return out;
+    }
+    if (!c) co_return out;
+    bool reused = c->requests > 0;
+    ++s.counters.attempts;
+
+    http::request<http::span_body<char const>> req{http::verb::post, s.path, 11};
+    req.set(http::field::host, s.host_header);
+    req.set(http::field::user_agent, s.opt.user_agent);
+    req.set(http::field::content_type, "application/json");
+    req.set(http::field::accept, "application/json");
+    if (!s.authorization.empty()) req.set(http::field::authorization, s.authorization);
+    for (auto const& [name, value] : s.opt.endpoint.headers) req.set(name, value);
+    req.keep_alive(true);
+    req.body() = {body.data(), body.size()};
+    req.prepare_payload();
+
+    http::response_parser<http::string_body> p;
+    p.body_limit(s.opt.max_response_bytes);
+    p.header_limit(64 * 1024);
+    if (s.opt.timeouts.request.count() > 0) c->lowest().expires_after(s.opt.timeouts.request);
+    error_code ec = c->tls ? co_await exchange(*c->tls, c->buffer, req, p) : co_await exchange(*c->plain, c->buffer, req, p);
+    c->lowest().expires_never();
+    if (ec) {
+      bool got_some = p.got_some();
+      release_connection(s, std::move(c), false);
+      if (is_cancelled_now(co_await asio::this_coro::cancellation_state)) {
+        out.cancelled = true;
+        co_return out;
+      }
+      if (reused && !got_some && closed_by_peer(ec) && !reconnected) {
+        // The server closed the idle connection before it saw our request: reconnect, for free.
+        reconnected = true;
+        ++s.counters.stale_reconnects;
+        --s.counters.attempts;
+        continue;
+      }
+      out.failure = transport_failure(s, "request", ec, s.opt.timeouts.request);
+      co_return out;
+    }
+    auto& res = p.get();
+    unsigned status = res.result_int();
+    bool keep = res.keep_alive() && p.is_done();
+    auto delay = parse_retry_after(res["retry-after-ms"], res[http::field::retry_after], std::chrono::system_clock::now());
+    std::string text = std::move(res.body());
+    release_connection(s, std::move(c), keep);
+    if (status == 200) {
+      auto parsed = parse_chat_response(text, ctx);
+      if (parsed) {
+        out.response = std::move(*parsed);
+      } else {
+        out.failure = std::move(parsed.error());
+        if (!out.failure.server_delay) out.failure.server_delay = delay;
+      }
+    } else {
+      out.failure = classify_status(status, text, ctx, delay);
+    }
+    co_return out;
+  }
+}
+
+inline asio::awaitable<bool> acquire_permit(client_impl& s, std::uint64_t charge) {
+  for (;;) {
+    auto d = s.limiter.try_acquire(charge, steady::now());
+    if (d.granted) co_return true;
+    if (d.wait_for_release) {
+      if (!co_await s.limiter_waiters.wait(s.ex)) co_return false;
+      continue;
+    }
+    asio::steady_timer t(s.ex, d.wait);
+    (void)co_await t.async_wait(nothrow_awaitable);
+    if (is_cancelled_now(co_await asio::this_coro::cancellation_state)) co_return false;
+  }
+}
+
+inline error cancelled_error(client_impl const& s) {
+  return make_error(errc::cancelled, "the chat request to " + s.host_header + " was cancelled");
+}
+
+AUTOINTERP_DECL asio::awaitable<result<chat_response>> run_chat(std::shared_ptr<client_impl> self, chat_request req) {
+  co_await asio::this_coro::reset_cancellation_state(asio::enable_partial_cancellation());
+  co_await asio::this_coro::throw_if_cancelled(false);
+  auto start = steady::now();
+  client_impl& s = *self;
+  if (s.config_error) co_return *s.config_error;
+  if (s.stopped) co_return *s.stopped;
+  std::string body = serialize_request(req);
+  wire_context ctx = s.context(req.model);
+  retry_state rs(s.opt.retry);
+  std::uint64_t charge = s.limiter.charge_for(estimate_prompt_tokens(req), req.max_tokens);
+  for (;;) {
+    if (!co_await acquire_permit(s, charge)) co_return cancelled_error(s);
+    if (s.stopped) {
+      s.limiter.settle(charge, std::nullopt, steady::now());
+      s.limiter_waiters.notify_one();
+      co_return *s.stopped;
+    }
+    rs.on_attempt(&s.budget);
+    attempt_outcome out = co_await attempt(s, body, ctx);
+    auto now = steady::now();
+    if (out.response) {
+      s.limiter.settle(charge, out.response->usage.total_tokens ? std::optional<std::uint64_t>(out.response->usage.total_tokens)
+                                                                : std::nullopt,
+                       now);
+      s.limiter.on_success(now);
+      s.limiter_waiters.notify_one();
+      out.response->attempts = rs.attempts();
+      out.response->latency = std::chrono::duration_cast<std::chrono::milliseconds>(now - start);
+      co_return std::move(*out.response);
+    }
+    s.limiter.settle(charge, std::nullopt, now);
+    if (out.failure.status == 429) s.limiter.on_rate_limited(now);
+    s.limiter_waiters.notify_one();
+    if (out.cancelled) co_return cancelled_error(s);
+    auto& f = out.failure;
+    if (f.kind == failure_kind::stop_job) {
+      s.stopped = f.error;
+      co_return std::move(f.error);
+    }
+    double u = static_cast<double>(s.rng() >> 11) * 0x1.0p-53;
+    auto d = rs.on_failure(f.kind, f.server_delay, u, &s.budget);
+    using act = retry_decision::action;
+    if (d.what == act::give_up) co_return std::move(f.error);
+    std::string n = std::to_string(rs.attempts());
+    if (d.what == act::attempts_exhausted) {
+      f.error.message = "gave up after " + n + " attempts: " + f.error.message;
+      co_return std::move(f.error);
+    }
+    if (d.what == act::budget_exhausted) {
+      f.error.code = make_error_code(errc::retry_budget_exhausted);
+      f.error.message = "gave up after " + n + " attempts because the client's retry budget is spent (too many failures across "
+                        "the batch; the outage is not retried further): " + f.error.message;
+      co_return std::move(f.error);
+    }
+    ++s.counters.retries;
+    if (s.opt.on_retry) s.opt.on_retry(retry_event{rs.attempts(), d.delay, d.server_delay, f.error});
+    if (d.delay.count() > 0) {
+      asio::steady_timer t(s.ex, d.delay);
+      (void)co_await t.async_wait(nothrow_awaitable);
+      if (is_cancelled_now(co_await asio::this_coro::cancellation_state)) co_return cancelled_error(s);
+    }
+  }
+}
+
+}  // namespace autointerp::llm::detail

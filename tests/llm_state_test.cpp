@@ -1,0 +1,439 @@
+// The LLM client's pure parts, without sockets or sleeps: URLs and presets, proxy selection,
+// delay headers, the retry state machine, the rate budgets on a fake clock, and the wire format.
+#include <autointerp/llm/endpoint.hpp>
+#include <autointerp/llm/proxy.hpp>
+#include <autointerp/llm/rate_limiter.hpp>
+#include <autointerp/llm/retry_policy.hpp>
+#include <autointerp/llm/wire.hpp>
+
+#include <boost/json/parse.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+namespace llm = autointerp::llm;
+using autointerp::errc;
+using namespace std::chrono_literals;
+
+TEST(llm_url, parses_schemes_ports_paths_and_ipv6) {
+  auto u = llm::parse_url("https://openrouter.ai/api/v1/");
+  ASSERT_TRUE(u);
+  EXPECT_TRUE(u->tls);
+  EXPECT_EQ(u->host, "openrouter.ai");
+  EXPECT_EQ(u->port, 443);
+  EXPECT_EQ(u->path, "/api/v1");
+  EXPECT_EQ(u->authority(), "openrouter.ai");
+  u = llm::parse_url("http://127.0.0.1:8000/v1");
+  ASSERT_TRUE(u);
+  EXPECT_FALSE(u->tls);
+  EXPECT_EQ(u->port, 8000);
+  EXPECT_EQ(u->authority(), "127.0.0.1:8000");
+  u = llm::parse_url("http://[::1]:11434");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->host, "::1");
+  EXPECT_EQ(u->path, "");
+  EXPECT_EQ(u->authority(), "[::1]:11434");
+  for (auto bad : {"ftp://x", "openrouter.ai/api", "http://:80", "http://h:0", "http://h:99999", "http://h:12x", "http://[::1"}) {
+    auto r = llm::parse_url(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_TRUE(r.error() == errc::bad_url);
+    EXPECT_NE(r.error().message.find(bad), std::string::npos);
+  }
+}
+
+TEST(llm_presets, read_keys_and_base_urls_from_the_environment) {
+  ::unsetenv("OPENROUTER_API_KEY");
+  auto r = llm::openrouter();
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error() == errc::missing_api_key);
+  EXPECT_NE(r.error().message.find("OPENROUTER_API_KEY"), std::string::npos);
+  ::setenv("OPENROUTER_API_KEY", "sk-or-test", 1);
+  r = llm::openrouter("https://example.org", "autointerp tests");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->base_url, "https://openrouter.ai/api/v1");
+  EXPECT_EQ(r->api_key, "sk-or-test");
+  EXPECT_EQ(r->headers.size(), 2u);
+  ::unsetenv("OPENROUTER_API_KEY");
+
+  ::setenv("OPENAI_API_KEY", "sk-test", 1);
+  ::setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1", 1);
+  auto o = llm::preset("openai");
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->base_url, "http://127.0.0.1:9/v1");
+  ::unsetenv("OPENAI_BASE_URL");
+  o = llm::openai();
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->base_url, "https://api.openai.com/v1");
+  ::unsetenv("OPENAI_API_KEY");
+
+  auto l = llm::preset("local", "http://127.0.0.1:8080/v1");
+  ASSERT_TRUE(l);
+  EXPECT_TRUE(l->api_key.empty());
+  EXPECT_TRUE(llm::preset("local").error() == errc::bad_option);
+  EXPECT_TRUE(llm::preset("anthropic").error() == errc::bad_option);
+}
+
+TEST(llm_proxy, no_proxy_matches_hosts_suffixes_ports_and_star) {
+  EXPECT_TRUE(llm::bypasses_proxy("api.example.com", "example.com"));
+  EXPECT_TRUE(llm::bypasses_proxy("api.example.com", " .example.com "));
+  EXPECT_TRUE(llm::bypasses_proxy("example.com", "other.org,example.com:443"));
+  EXPECT_TRUE(llm::bypasses_proxy("API.Example.COM", "example.com"));
+  EXPECT_TRUE(llm::bypasses_proxy("anything", "*"));
+  EXPECT_TRUE(llm::bypasses_proxy("::1", "[::1]:8080"));
+  EXPECT_FALSE(llm::bypasses_proxy("notexample.com", "example.com"));
+  EXPECT_FALSE(llm::bypasses_proxy("example.com", ""));
+  EXPECT_FALSE(llm::bypasses_proxy("example.com", ",,"));
+
+  auto target = llm::parse_url("https://openrouter.ai/api/v1").value();
+  auto p = llm::select_proxy(target, {"proxy.internal:3128", "localhost"});
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(p->has_value());
+  EXPECT_EQ((*p)->host, "proxy.internal");
+  EXPECT_EQ((*p)->port, 3128);
+  p = llm::select_proxy(target, {"http://proxy.internal:3128", "openrouter.ai"});
+  ASSERT_TRUE(p);
+  EXPECT_FALSE(p->has_value());
+  EXPECT_TRUE(llm::select_proxy(target, {"https://proxy:443", ""}).error() == errc::bad_url);
+  EXPECT_EQ(llm::proxy_credentials("http://us%40er:p%3Ass@proxy:3128"), "us@er:p:ss");
+  EXPECT_EQ(llm::proxy_credentials("http://proxy:3128"), "");
+}
+
+TEST(llm_retry_after, reads_milliseconds_seconds_and_http_dates) {
+  auto now = std::chrono::sys_days{std::chrono::year{2026} / 11 / 29} + 10h;  // fake clock
+  EXPECT_EQ(llm::parse_retry_after("1500", "", now), 1500ms);
+  EXPECT_EQ(llm::parse_retry_after("250.7", "9", now), 250ms) << "retry-after-ms wins";
+  EXPECT_EQ(llm::parse_retry_after("", "3", now), 3000ms);
+  EXPECT_EQ(llm::parse_retry_after("", " 1.5 ", now), 1500ms);
+  EXPECT_EQ(llm::parse_retry_after("", "Sun, 29 Nov 2026 10:00:07 GMT", now), 7000ms);
+  EXPECT_EQ(llm::parse_retry_after("", "Sunday, 29-Nov-26 10:01:00 GMT", now), 60000ms);
+  EXPECT_EQ(llm::parse_retry_after("", "Sun Nov 29 10:00:02 2026", now), 2000ms);
+  EXPECT_EQ(llm::parse_retry_after("", "Sun Nov  1 10:00:02 2026", now), 0ms) << "a date in the past";
+  EXPECT_FALSE(llm::parse_retry_after("", "", now));
+  EXPECT_FALSE(llm::parse_retry_after("soon", "tomorrow", now));
+  EXPECT_FALSE(llm::parse_retry_after("", "-5", now));
+  EXPECT_FALSE(llm::parse_retry_after("", "Sun, 32 Nov 2026 10:00:07 GMT", now));
+  EXPECT_FALSE(llm::parse_retry_after("", "Sun, 29 Nov 2026 10:00:07 PST", now));
+}
+
+TEST(llm_retry, non_retryable_failures_give_up_at_once) {
+  llm::retry_policy p;
+  llm::retry_state s(p);
+  s.on_attempt(nullptr);
+  EXPECT_EQ(s.on_failure(llm::failure_kind::fatal, std::nullopt, 0.5, nullptr).what, llm::retry_decision::action::give_up);
+  EXPECT_EQ(s.on_failure(llm::failure_kind::stop_job, 10ms, 0.5, nullptr).what, llm::retry_decision::action::give_up);
+}
+
+TEST(llm_retry, backoff_is_exponential_with_full_jitter_and_capped) {
+  llm::retry_policy p;
+  p.max_attempts = 10;
+  p.base_delay = 100ms;
+  p.max_backoff = 1000ms;
+  llm::retry_state s(p);
+  std::vector<std::int64_t> top, bottom, mid;
+  for (int i = 0; i < 6; ++i) {
+    s.on_attempt(nullptr);
+    top.push_back(s.on_failure(llm::failure_kind::retryable, std::nullopt, 0.999999, nullptr).delay.count());
+    bottom.push_back(s.on_failure(llm::failure_kind::retryable, std::nullopt, 0.0, nullptr).delay.count());
+    auto d = s.on_failure(llm::failure_kind::retryable, std::nullopt, 0.5, nullptr);
+    EXPECT_FALSE(d.server_delay);
+    mid.push_back(d.delay.count());
+  }
+  EXPECT_EQ(top, (std::vector<std::int64_t>{99, 199, 399, 799, 999, 999}));
+  EXPECT_EQ(bottom, (std::vector<std::int64_t>{0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(mid, (std::vector<std::int64_t>{50, 100, 200, 400, 500, 500}));
+}
+
+TEST(llm_retry, server_delay_is_used_and_capped) {
+  llm::retry_policy p;
+  p.max_server_delay = 5000ms;
+  llm::retry_state s(p);
+  s.on_attempt(nullptr);
+  auto d = s.on_failure(llm::failure_kind::retryable, 1200ms, 0.1, nullptr);
+  EXPECT_EQ(d.what, llm::retry_decision::action::retry);
+  EXPECT_TRUE(d.server_delay);
+  EXPECT_EQ(d.delay, 1200ms);
+  d = s.on_failure(llm::failure_kind::retryable, 3600'000ms, 0.1, nullptr);
+  EXPECT_EQ(d.delay, 5000ms);
+}
+
+TEST(llm_retry, stops_after_max_attempts) {
+  llm::retry_policy p;
+  p.max_attempts = 3;
+  llm::retry_state s(p);
+  std::vector<llm::retry_decision::action> got;
+  for (int i = 0; i < 3; ++i) {
+    s.on_attempt(nullptr);
+    got.push_back(s.on_failure(llm::failure_kind::retryable, std::nullopt, 0.5, nullptr).what);
+  }
+  using a = llm::retry_decision::action;
+  EXPECT_EQ(got, (std::vector<a>{a::retry, a::retry, a::attempts_exhausted}));
+  EXPECT_EQ(s.attempts(), 3u);
+}
+
+TEST(llm_retry, budget_limits_retries_across_requests) {
+  llm::retry_policy p;
+  p.max_attempts = 100;
+  p.budget_initial = 2;
+  p.budget_ratio = 0.5;
+  p.budget_max = 3;
+  llm::retry_budget budget(p);
+  llm::retry_state a(p), b(p);
+  a.on_attempt(&budget);  // deposits 0.5: 2.5
+  EXPECT_DOUBLE_EQ(budget.balance(), 2.5);
+  using act = llm::retry_decision::action;
+  EXPECT_EQ(a.on_failure(llm::failure_kind::retryable, std::nullopt, 0, &budget).what, act::retry);  // 1.5
+  EXPECT_EQ(a.on_failure(llm::failure_kind::retryable, std::nullopt, 0, &budget).what, act::retry);  // 0.5
+  EXPECT_EQ(a.on_failure(llm::failure_kind::retryable, std::nullopt, 0, &budget).what, act::budget_exhausted);
+  b.on_attempt(&budget);  // 1.0
+  EXPECT_EQ(b.on_failure(llm::failure_kind::retryable, std::nullopt, 0, &budget).what, act::retry);
+  EXPECT_EQ(b.on_failure(llm::failure_kind::retryable, std::nullopt, 0, &budget).what, act::budget_exhausted);
+  for (int i = 0; i < 100; ++i) budget.on_first_attempt();
+  EXPECT_DOUBLE_EQ(budget.balance(), 3.0) << "capped at budget_max";
+
+  p.budget_ratio = -1;  // disabled
+  llm::retry_budget off(p);
+  for (int i = 0; i < 1000; ++i) EXPECT_TRUE(off.try_spend());
+}
+
+namespace {
+struct fake_clock {
+  llm::rate_limiter::clock::time_point now{std::chrono::hours(1000)};
+  void advance(llm::rate_limiter::clock::duration d) { now += d; }
+};
+}  // namespace
+
+TEST(llm_rate, requests_per_minute_is_a_token_bucket) {
+  fake_clock clock;
+  llm::rate_limits l;
+  l.requests_per_minute = 60;  // one per second
+  l.burst = 5s;                // five at once
+  l.max_in_flight = 0;
+  llm::rate_limiter r(l, clock.now);
+  for (int i = 0; i < 5; ++i) {
+    auto d = r.try_acquire(0, clock.now);
+    ASSERT_TRUE(d.granted) << i;
+    r.settle(0, 0, clock.now);
+  }
+  auto d = r.try_acquire(0, clock.now);
+  EXPECT_FALSE(d.granted);
+  EXPECT_FALSE(d.wait_for_release);
+  EXPECT_GE(d.wait, 1s);
+  EXPECT_LE(d.wait, 1s + 2ms);
+  clock.advance(999ms);
+  EXPECT_FALSE(r.try_acquire(0, clock.now).granted);
+  clock.advance(2ms);
+  EXPECT_TRUE(r.try_acquire(0, clock.now).granted);
+  clock.advance(1h);  // refills to the burst, not beyond
+  int granted = 0;
+  while (r.try_acquire(0, clock.now).granted) ++granted;
+  EXPECT_EQ(granted, 5);
+}
+
+TEST(llm_rate, tokens_are_charged_up_front_and_settled_with_real_usage) {
+  fake_clock clock;
+  llm::rate_limits l;
+  l.tokens_per_minute = 6000;  // 100 per second
+  l.burst = 10s;               // 1000 tokens
+  l.max_in_flight = 0;
+  llm::rate_limiter r(l, clock.now);
+  EXPECT_EQ(r.charge_for(100, 300), 400u);
+  EXPECT_EQ(r.charge_for(100, std::nullopt), 100u + l.default_max_tokens);
+  ASSERT_TRUE(r.try_acquire(400, clock.now).granted);
+  ASSERT_TRUE(r.try_acquire(400, clock.now).granted);
+  EXPECT_DOUBLE_EQ(r.token_balance(), 200);
+  auto d = r.try_acquire(400, clock.now);
+  ASSERT_FALSE(d.granted);
+  EXPECT_GE(d.wait, 2s);  // 200 missing at 100/s
+  r.settle(400, 150, clock.now);  // used 150 of 400: 250 back
+  EXPECT_DOUBLE_EQ(r.token_balance(), 450);
+  ASSERT_TRUE(r.try_acquire(400, clock.now).granted);
+  r.settle(400, std::nullopt, clock.now);  // failed attempt: all refunded
+  EXPECT_DOUBLE_EQ(r.token_balance(), 450);
+  // A request larger than the whole bucket waits for a full bucket, then goes into debt.
+  clock.advance(1h);
+  ASSERT_TRUE(r.try_acquire(5000, clock.now).granted);
+  EXPECT_DOUBLE_EQ(r.token_balance(), -4000);
+  EXPECT_FALSE(r.try_acquire(1, clock.now).granted);
+}
+
+TEST(llm_rate, in_flight_cap_waits_for_a_release) {
+  fake_clock clock;
+  llm::rate_limits l;
+  l.max_in_flight = 2;
+  llm::rate_limiter r(l, clock.now);
+  EXPECT_TRUE(r.try_acquire(10, clock.now).granted);
+  EXPECT_TRUE(r.try_acquire(10, clock.now).granted);
+  auto d = r.try_acquire(10, clock.now);
+  EXPECT_FALSE(d.granted);
+  EXPECT_TRUE(d.wait_for_release);
+  r.settle(10, 10, clock.now);
+  EXPECT_EQ(r.in_flight(), 1u);
+  EXPECT_TRUE(r.try_acquire(10, clock.now).granted);
+}
+
+TEST(llm_rate, adapts_down_on_429_and_recovers) {
+  fake_clock clock;
+  llm::rate_limits l;
+  l.requests_per_minute = 600;
+  l.max_in_flight = 64;
+  l.recovery_interval = 5s;
+  l.recovery_step = 0.25;
+  llm::rate_limiter r(l, clock.now);
+  r.on_rate_limited(clock.now);
+  EXPECT_DOUBLE_EQ(r.factor(), 0.5);
+  EXPECT_EQ(r.in_flight_cap(), 32u);
+  EXPECT_DOUBLE_EQ(r.effective_requests_per_minute(), 300);
+  EXPECT_FALSE(r.try_acquire(0, clock.now).granted) << "the bucket is emptied on 429";
+  r.on_rate_limited(clock.now);
+  EXPECT_DOUBLE_EQ(r.factor(), 0.25);
+  for (int i = 0; i < 20; ++i) r.on_rate_limited(clock.now);
+  EXPECT_DOUBLE_EQ(r.factor(), l.min_factor);
+  EXPECT_EQ(r.in_flight_cap(), 2u);
+  r.on_success(clock.now + 4s);  // too soon
+  EXPECT_DOUBLE_EQ(r.factor(), l.min_factor);
+  clock.advance(5s);
+  r.on_success(clock.now);
+  EXPECT_DOUBLE_EQ(r.factor(), l.min_factor + 0.25);
+  for (int i = 0; i < 10; ++i) {
+    clock.advance(5s);
+    r.on_success(clock.now);
+  }
+  EXPECT_DOUBLE_EQ(r.factor(), 1.0);
+  EXPECT_EQ(r.in_flight_cap(), 64u);
+
+  l.adaptive = false;
+  llm::rate_limiter fixed(l, clock.now);
+  fixed.on_rate_limited(clock.now);
+  EXPECT_DOUBLE_EQ(fixed.factor(), 1.0);
+}
+
+namespace {
+llm::wire_context ctx() {
+  return {"openrouter", "openrouter.ai", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", "sk-or-secret-key", "m/x"};
+}
+}  // namespace
+
+TEST(llm_wire, serializes_only_what_was_set_and_merges_extra) {
+  llm::chat_request r;
+  r.model = "m/x";
+  r.messages = {{"system", "be brief"}, {"user", "hi \"there\""}};
+  auto v = boost::json::parse(llm::serialize_request(r)).as_object();
+  EXPECT_EQ(v["model"], "m/x");
+  EXPECT_EQ(v["messages"].as_array().size(), 2u);
+  EXPECT_EQ(v["messages"].as_array()[1].as_object()["content"], "hi \"there\"");
+  EXPECT_FALSE(v.contains("max_tokens"));
+  EXPECT_FALSE(v.contains("logprobs"));
+  r.max_tokens = 100;
+  r.temperature = 0.0;
+  r.logprobs = true;
+  r.top_logprobs = 3;
+  r.extra["provider"] = boost::json::object{{"sort", "price"}};
+  r.extra["temperature"] = 0.5;
+  v = boost::json::parse(llm::serialize_request(r)).as_object();
+  EXPECT_EQ(v["max_tokens"].to_number<int>(), 100);
+  EXPECT_EQ(v["logprobs"], true);
+  EXPECT_EQ(v["top_logprobs"].to_number<int>(), 3);
+  EXPECT_EQ(v["temperature"].as_double(), 0.5) << "extra overrides";
+  EXPECT_TRUE(v["provider"].is_object());
+}
+
+TEST(llm_wire, parses_text_usage_cost_model_and_logprobs) {
+  auto body = R"({"id":"gen-1","model":"openai/gpt-4o-mini","choices":[{"message":{"role":"assistant","content":"Hello"},
+    "finish_reason":"stop","logprobs":{"content":[{"token":"Hel","logprob":-0.25,"top_logprobs":[{"token":"Hel","logprob":-0.25},
+    {"token":"Hi","logprob":-1.5}]},{"token":"lo","logprob":-0.01}]}}],
+    "usage":{"prompt_tokens":12,"completion_tokens":2,"total_tokens":14,"cost":0.00042}})";
+  auto r = llm::parse_chat_response(body, ctx());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->text, "Hello");
+  EXPECT_EQ(r->finish_reason, "stop");
+  EXPECT_EQ(r->model, "openai/gpt-4o-mini");
+  EXPECT_EQ(r->id, "gen-1");
+  EXPECT_EQ(r->usage.prompt_tokens, 12u);
+  EXPECT_EQ(r->usage.completion_tokens, 2u);
+  EXPECT_EQ(r->usage.total_tokens, 14u);
+  ASSERT_TRUE(r->usage.cost);
+  EXPECT_DOUBLE_EQ(*r->usage.cost, 0.00042);
+  ASSERT_EQ(r->logprobs.size(), 2u);
+  EXPECT_EQ(r->logprobs[0].token, "Hel");
+  EXPECT_DOUBLE_EQ(r->logprobs[0].logprob, -0.25);
+  ASSERT_EQ(r->logprobs[0].top.size(), 2u);
+  EXPECT_EQ(r->logprobs[0].top[1].token, "Hi");
+  EXPECT_TRUE(r->logprobs[1].top.empty());
+
+  r = llm::parse_chat_response(R"({"choices":[{"message":{"content":"x"}}]})", ctx());
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->usage.cost);
+  EXPECT_EQ(r->usage.total_tokens, 0u);
+}
+
+TEST(llm_wire, classifies_bad_bodies_and_errors_inside_200) {
+  auto fail = [](std::string_view body) { return llm::parse_chat_response(body, ctx()).error(); };
+  auto f = fail("{not json");
+  EXPECT_TRUE(f.error == errc::bad_response);
+  EXPECT_EQ(f.kind, llm::failure_kind::retryable);
+  f = fail(R"({"choices":[]})");
+  EXPECT_EQ(f.kind, llm::failure_kind::retryable);
+  f = fail(R"({"choices":[{"message":{"content":null},"finish_reason":"length"}]})");
+  EXPECT_TRUE(f.error == errc::bad_response);
+  EXPECT_EQ(f.kind, llm::failure_kind::fatal);
+  EXPECT_NE(f.error.message.find("finish_reason: length"), std::string::npos);
+  EXPECT_NE(f.error.message.find("max_tokens"), std::string::npos);
+  f = fail(R"({"error":{"code":502,"message":"upstream down","metadata":{"provider_name":"Acme","raw":"boom"}}})");
+  EXPECT_TRUE(f.error == errc::provider_error);
+  EXPECT_EQ(f.kind, llm::failure_kind::retryable);
+  EXPECT_EQ(f.status, 502u);
+  EXPECT_EQ(f.error.remote, "upstream down [provider Acme]: boom");
+  f = fail(R"({"error":{"code":402,"message":"Insufficient credits"}})");
+  EXPECT_TRUE(f.error == errc::payment_required);
+  EXPECT_EQ(f.kind, llm::failure_kind::stop_job);
+  f = fail(R"({"error":{"code":"400","message":"bad"}})");
+  EXPECT_TRUE(f.error == errc::bad_request);
+  EXPECT_EQ(f.kind, llm::failure_kind::fatal);
+  f = fail(R"({"error":{"message":"something"}})");  // no code: assume a transient provider failure
+  EXPECT_EQ(f.kind, llm::failure_kind::retryable);
+  f = fail(R"({"choices":[{"error":{"code":500,"message":"model crashed"},"finish_reason":"error"}]})");
+  EXPECT_TRUE(f.error == errc::provider_error);
+  EXPECT_EQ(f.kind, llm::failure_kind::retryable);
+  EXPECT_EQ(f.error.remote, "model crashed");
+}
+
+TEST(llm_wire, status_errors_name_the_endpoint_the_status_and_the_fix) {
+  auto f = llm::classify_status(401, R"({"error":{"message":"Invalid key sk-or-secret-key","code":401}})", ctx());
+  EXPECT_TRUE(f.error == errc::unauthorized);
+  EXPECT_EQ(f.kind, llm::failure_kind::fatal);
+  EXPECT_EQ(f.error.message, "401 from openrouter.ai: the API key was rejected; set OPENROUTER_API_KEY");
+  EXPECT_EQ(f.error.remote, "Invalid key [redacted]") << "the key never appears";
+  struct row {
+    unsigned status;
+    errc code;
+    llm::failure_kind kind;
+  };
+  using k = llm::failure_kind;
+  for (auto [status, code, kind] : {row{400, errc::bad_request, k::fatal}, row{402, errc::payment_required, k::stop_job},
+                                    row{403, errc::forbidden, k::fatal}, row{404, errc::not_found, k::fatal},
+                                    row{408, errc::server_error, k::retryable}, row{409, errc::server_error, k::retryable},
+                                    row{422, errc::bad_request, k::fatal}, row{429, errc::rate_limited, k::retryable},
+                                    row{500, errc::server_error, k::retryable}, row{503, errc::server_error, k::retryable},
+                                    row{599, errc::server_error, k::retryable}, row{301, errc::bad_response, k::fatal},
+                                    row{413, errc::bad_request, k::fatal}}) {
+    auto g = llm::classify_status(status, "plain text\nbody", ctx(), 5ms);
+    EXPECT_TRUE(g.error == code) << status;
+    EXPECT_EQ(g.kind, kind) << status;
+    EXPECT_EQ(g.server_delay, 5ms);
+    EXPECT_EQ(g.error.message.rfind(std::to_string(status) + " from openrouter.ai: ", 0), 0u) << g.error.message;
+    EXPECT_EQ(g.error.remote, "plain text body") << "one line";
+    EXPECT_EQ(g.error.message.find('\n'), std::string::npos);
+  }
+  auto nf = llm::classify_status(404, "", ctx());
+  EXPECT_NE(nf.error.message.find("https://openrouter.ai/api/v1"), std::string::npos);
+  EXPECT_NE(nf.error.message.find("'m/x'"), std::string::npos);
+}
+
+TEST(llm_wire, one_line_truncates_on_utf8_boundaries_and_redacts) {
+  std::string s = "ab\xC3\xA9" "cd";  // "abécd"
+  EXPECT_EQ(llm::one_line(s, "", 3), "ab...");
+  EXPECT_EQ(llm::one_line(s, "", 4), "ab\xC3\xA9...");
+  EXPECT_EQ(llm::one_line("key=SECRET; again SECRET", "SECRET"), "key=[redacted]; again [redacted]");
+  EXPECT_EQ(llm::one_line("abc", "ab"), "abc") << "secrets shorter than 4 bytes are not searched";
+}

@@ -1,0 +1,719 @@
+// The LLM client against the in-process fake server on 127.0.0.1: what it does for each scripted
+// behaviour (retry or not, how long it waits, what it reports), keep-alive reuse, TLS trust, the
+// CONNECT proxy, budgets and cancellation. Waits are kept to milliseconds through the options; no
+// assertion depends on how fast the machine is.
+#include <autointerp/llm/client.hpp>
+
+#include "fake_llm_server.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+namespace asio = boost::asio;
+namespace llm = autointerp::llm;
+using autointerp::errc;
+using autointerp::result;
+using autointerp::testing::fake_llm_server;
+using autointerp::testing::fake_reply;
+using autointerp::testing::fake_request;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr char const* test_key = "sk-test-very-secret-key";
+
+llm::chat_request request(std::string prompt = "What does latent 7 do?") {
+  llm::chat_request r;
+  r.model = "test/model";
+  r.messages = {{"system", "You explain latents."}, {"user", std::move(prompt)}};
+  r.max_tokens = 64;
+  return r;
+}
+
+/// Fast options: millisecond backoff, no environment proxy, a key whose fix names a variable.
+llm::client_options options_for(fake_llm_server const& server) {
+  llm::client_options o;
+  o.endpoint = llm::local(server.base_url(), test_key);
+  o.endpoint.key_env = "TEST_LLM_KEY";
+  o.proxy = llm::proxy_settings{};
+  o.retry.base_delay = 1ms;
+  o.retry.max_backoff = 4ms;
+  o.retry.max_server_delay = 20ms;
+  o.retry.max_attempts = 4;
+  o.limits.recovery_interval = 0ms;
+  o.seed = 7;
+  if (server.tls()) {
+    o.ca_file = server.ca_file();
+    o.default_ca_paths = false;
+  }
+  return o;
+}
+
+/// Records the waits the client chose before each retry.
+struct retry_log {
+  std::vector<llm::retry_event> events;
+  std::vector<std::string> messages;
+  std::function<void(llm::retry_event const&)> hook() {
+    return [this](llm::retry_event const& e) {
+      events.push_back(e);
+      messages.push_back(e.error.message + " | " + e.error.remote);
+    };
+  }
+};
+
+/// Runs `body(client)` to completion on `io`, then stops the servers so io.run() returns.
+template <class Body>
+void run(asio::io_context& io, Body body, std::vector<std::function<void()>> stops) {
+  bool done = false;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        co_await body();
+        done = true;
+        for (auto& s : stops) s();
+      },
+      [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+      });
+  io.run();
+  EXPECT_TRUE(done);
+}
+
+/// One chat through a fresh client against `server`.
+result<llm::chat_response> chat_once(asio::io_context& io, fake_llm_server& server, llm::client_options o,
+                                     llm::chat_request req = request(), std::function<void()> also_stop = {}) {
+  llm::client c(io.get_executor(), std::move(o));
+  std::optional<result<llm::chat_response>> out;
+  std::vector<std::function<void()>> stops{[&] { server.stop(); }};
+  if (also_stop) stops.push_back(also_stop);
+  run(io, [&]() -> asio::awaitable<void> { out = co_await c.chat(req); }, stops);
+  return out ? std::move(*out) : result<llm::chat_response>(autointerp::make_error(errc::cancelled, "did not finish"));
+}
+
+}  // namespace
+
+TEST(llm_client, answers_over_http_with_usage_cost_and_model) {
+  asio::io_context io;
+  std::optional<fake_request> seen;
+  fake_llm_server server(io.get_executor(), [&](fake_request const& r) {
+    seen = r;
+    autointerp::testing::completion_fields f;
+    f.model = "routed/model";
+    f.cost = 0.00125;
+    f.prompt_tokens = 21;
+    f.completion_tokens = 4;
+    return fake_reply::completion("Explanation: " + r.prompt(), f);
+  });
+  auto r = chat_once(io, server, options_for(server));
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->text, "Explanation: What does latent 7 do?");
+  EXPECT_EQ(r->finish_reason, "stop");
+  EXPECT_EQ(r->model, "routed/model");
+  EXPECT_EQ(r->usage.prompt_tokens, 21u);
+  EXPECT_EQ(r->usage.completion_tokens, 4u);
+  ASSERT_TRUE(r->usage.cost);
+  EXPECT_DOUBLE_EQ(*r->usage.cost, 0.00125);
+  EXPECT_EQ(r->attempts, 1u);
+  EXPECT_GE(r->latency.count(), 0);
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->method, "POST");
+  EXPECT_EQ(seen->target, "/v1/chat/completions");
+  EXPECT_EQ(seen->header("authorization"), std::string("Bearer ") + test_key);
+  EXPECT_EQ(seen->header("content-type"), "application/json");
+  EXPECT_EQ(seen->model(), "test/model");
+  EXPECT_EQ(seen->json.as_object().at("max_tokens").to_number<int>(), 64);
+  EXPECT_FALSE(seen->json.as_object().contains("logprobs"));
+}
+
+TEST(llm_client, asks_for_and_parses_logprobs) {
+  asio::io_context io;
+  std::optional<fake_request> seen;
+  fake_llm_server server(io.get_executor(), [&](fake_request const& r) {
+    seen = r;
+    autointerp::testing::completion_fields f;
+    f.logprobs = {{"Yes", -0.1}, {".", -2.5}};
+    return fake_reply::completion("Yes.", f);
+  });
+  auto req = request();
+  req.logprobs = true;
+  req.top_logprobs = 2;
+  auto r = chat_once(io, server, options_for(server), req);
+  ASSERT_TRUE(r) << r.error().what();
+  ASSERT_EQ(r->logprobs.size(), 2u);
+  EXPECT_EQ(r->logprobs[0].token, "Yes");
+  EXPECT_DOUBLE_EQ(r->logprobs[1].logprob, -2.5);
+  ASSERT_EQ(r->logprobs[1].top.size(), 1u);
+  EXPECT_EQ(seen->json.as_object().at("logprobs"), true);
+  EXPECT_EQ(seen->json.as_object().at("top_logprobs").to_number<int>(), 2);
+}
+
+TEST(llm_client, retries_429_waiting_what_the_server_asks_capped) {
+  struct form {
+    std::string name, value;
+    std::chrono::milliseconds expected;
+  };
+  auto date_in_an_hour = [] {
+    auto t = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now() + 1h);
+    auto days = std::chrono::floor<std::chrono::days>(t);
+    std::chrono::year_month_day ymd{days};
+    std::chrono::hh_mm_ss hms{t - days};
+    static char const* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "Mon, %02u %s %04d %02d:%02d:%02d GMT", unsigned(ymd.day()), months[unsigned(ymd.month()) - 1],
+                  int(ymd.year()), int(hms.hours().count()), int(hms.minutes().count()), int(hms.seconds().count()));
+    return std::string(buf);
+  };
+  for (auto const& f : {form{"retry-after-ms", "7", 7ms}, form{"Retry-After", "0.005", 5ms},
+                        form{"Retry-After", "120", 20ms} /* capped */, form{"Retry-After", date_in_an_hour(), 20ms}}) {
+    SCOPED_TRACE(f.name + ": " + f.value);
+    asio::io_context io;
+    fake_llm_server server(io.get_executor(), [&](fake_request const& r) {
+      if (r.index < 2) return fake_reply::error(429, "slow down").with_header(f.name, f.value);
+      return fake_reply::completion("ok");
+    });
+    retry_log log;
+    auto o = options_for(server);
+    o.on_retry = log.hook();
+    llm::client_stats stats;
+    llm::client c(io.get_executor(), o);
+    std::optional<result<llm::chat_response>> out;
+    run(io, [&]() -> asio::awaitable<void> {
+      out = co_await c.chat(request());
+      stats = c.stats();
+    }, {[&] { server.stop(); }});
+    ASSERT_TRUE(*out) << out->error().what();
+    EXPECT_EQ((*out)->attempts, 3u);
+    EXPECT_EQ(server.requests(), 3u);
+    ASSERT_EQ(log.events.size(), 2u);
+    for (auto const& e : log.events) {
+      EXPECT_TRUE(e.server_delay);
+      EXPECT_EQ(e.delay, f.expected);
+      EXPECT_TRUE(e.error == errc::rate_limited);
+    }
+    EXPECT_EQ(log.events[0].attempt, 1u);
+    EXPECT_EQ(log.events[1].attempt, 2u);
+    EXPECT_NE(log.messages[0].find("429 from 127.0.0.1:"), std::string::npos);
+    EXPECT_NE(log.messages[0].find("slow down"), std::string::npos);
+    EXPECT_LT(stats.rate_factor, 1.0) << "the budgets adapt down on 429";
+  }
+}
+
+TEST(llm_client, retries_408_409_and_5xx_with_jittered_backoff) {
+  for (unsigned status : {408u, 409u, 500u, 502u, 503u, 504u}) {
+    SCOPED_TRACE(status);
+    asio::io_context io;
+    fake_llm_server server(io.get_executor(), [&](fake_request const& r) {
+      return r.index == 0 ? fake_reply::error(status, "try later") : fake_reply::completion("ok");
+    });
+    retry_log log;
+    auto o = options_for(server);
+    o.on_retry = log.hook();
+    auto r = chat_once(io, server, o);
+    ASSERT_TRUE(r) << r.error().what();
+    EXPECT_EQ(r->attempts, 2u);
+    ASSERT_EQ(log.events.size(), 1u);
+    EXPECT_FALSE(log.events[0].server_delay);
+    EXPECT_LE(log.events[0].delay, 1ms) << "full jitter below base_delay";
+    EXPECT_TRUE(log.events[0].error == errc::server_error);
+  }
+}
+
+TEST(llm_client, gives_up_after_max_attempts_naming_the_count) {
+  asio::io_context io;
+  fake_llm_server server(io.get_executor(), [](fake_request const&) { return fake_reply::error(503, "overloaded"); });
+  retry_log log;
+  auto o = options_for(server);
+  o.retry.max_attempts = 3;
+  o.on_retry = log.hook();
+  auto r = chat_once(io, server, o);
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error() == errc::server_error);
+  EXPECT_EQ(server.requests(), 3u);
+  EXPECT_EQ(log.events.size(), 2u);
+  EXPECT_EQ(r.error().message.rfind("gave up after 3 attempts: 503 from 127.0.0.1:", 0), 0u) << r.error().message;
+  EXPECT_EQ(r.error().remote, "overloaded");
+  // Exponential caps: the second wait may be up to twice the first's cap.
+  EXPECT_LE(log.events[0].delay, 1ms);
+  EXPECT_LE(log.events[1].delay, 2ms);
+}
+
+TEST(llm_client, retry_budget_stops_a_batch_from_amplifying_an_outage) {
+  asio::io_context io;
+  fake_llm_server server(io.get_executor(), [](fake_request const&) { return fake_reply::error(500, "down"); });
+  auto o = options_for(server);
+  o.retry.max_attempts = 10;
+  o.retry.budget_initial = 2;
+  o.retry.budget_ratio = 0;
+  llm::client c(io.get_executor(), o);
+  std::vector<result<llm::chat_response>> out;
+  run(io, [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 3; ++i) out.push_back(co_await c.chat(request()));
+  }, {[&] { server.stop(); }});
+  ASSERT_EQ(out.size(), 3u);
+  for (auto const& r : out) {
+    ASSERT_FALSE(r);
+    EXPECT_TRUE(r.error() == errc::retry_budget_exhausted) << r.error().what();
+  }
+  EXPECT_NE(out[0].error().message.find("retry budget"), std::string::npos);
+  EXPECT_EQ(server.requests(), 3u + 1u + 1u) << "two retries in the budget, then one attempt per request";
+}
+
+TEST(llm_client, retries_openrouter_200_with_a_retryable_error) {
+  asio::io_context io;
+  fake_llm_server server(io.get_executor(), [](fake_request const& r) {
+    return r.index == 0 ? fake_reply::error_in_200(502, "provider returned error") : fake_reply::completion("ok");
+  });
+  retry_log log;
+  auto o = options_for(server);
+  o.on_retry = log.hook();
+  auto r = chat_once(io, server, o);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->attempts, 2u);
+  ASSERT_EQ(log.events.size(), 1u);
+  EXPECT_TRUE(log.events[0].error == errc::provider_error);
+  EXPECT_NE(log.messages[0].find("provider returned error"), std::string::npos);
+}
+
+TEST(llm_client, does_not_retry_400_401_403_404_422_and_says_what_to_fix) {
+  struct row {
+    unsigned status;
+    errc code;
+    char const* fix;
+  };
+  for (auto const& [status, code, fix] :
+       {row{400, errc::bad_request, "check the model name 'test/model'"}, row{401, errc::unauthorized, "set TEST_LLM_KEY"},
+        row{403, errc::forbidden, "permissions"}, row{404, errc::not_found, "check the base URL"},
+        row{422, errc::bad_request, "request options"}}) {
+    SCOPED_TRACE(status);
+    asio::io_context io;
+    fake_llm_server server(io.get_executor(), [&](fake_request const&) {
+      // A careless server echoing the key: it must not reach our error.
+      return fake_reply::error(status, std::string("rejected key ") + test_key);
+    });
+    auto r = chat_once(io, server, options_for(server));
+    ASSERT_FALSE(r);
+    EXPECT_TRUE(r.error() == code);
+    EXPECT_EQ(server.requests(), 1u);
+    auto prefix = std::to_string(status) + " from 127.0.0.1:" + std::to_string(server.port()) + ": ";
+    EXPECT_EQ(r.error().message.rfind(prefix, 0), 0u) << r.error().message;
+    EXPECT_NE(r.error().message.find(fix), std::string::npos) << r.error().message;
+    EXPECT_EQ(r.error().remote, "rejected key [redacted]");
+    EXPECT_EQ(r.error().what().find(test_key), std::string::npos);
+  }
+}
+
+TEST(llm_client, payment_required_stops_every_later_call) {
+  for (bool in_body : {false, true}) {
+    SCOPED_TRACE(in_body);
+    asio::io_context io;
+    fake_llm_server server(io.get_executor(), [&](fake_request const&) {
+      return in_body ? fake_reply::error_in_200(402, "Insufficient credits") : fake_reply::error(402, "Insufficient credits");
+    });
+    llm::client c(io.get_executor(), options_for(server));
+    std::optional<result<llm::chat_response>> first, second;
+    run(io, [&]() -> asio::awaitable<void> {
+      first = co_await c.chat(request());
+      second = co_await c.chat(request());
+    }, {[&] { server.stop(); }});
+    ASSERT_FALSE(*first);
+    EXPECT_TRUE(first->error() == errc::payment_required);
+    EXPECT_NE(first->error().message.find("no credit"), std::string::npos);
+    ASSERT_FALSE(*second);
+    EXPECT_TRUE(second->error() == errc::payment_required);
+    EXPECT_EQ(server.requests(), 1u) << "the second call never reached the server";
+  }
+}
+
+TEST(llm_client, connection_failures_mid_request_are_retried) {
+  using act = fake_reply::action;
+  for (auto a : {act::reset_before_headers, act::reset_after_headers, act::truncated_body}) {
+    SCOPED_TRACE(static_cast<int>(a));
+    asio::io_context io;
+    fake_llm_server server(io.get_executor(), [&](fake_request const& r) {
+      return r.index == 0 ? fake_reply::failure(a) : fake_reply::completion("ok");
+    });
+    retry_log log;
+    auto o = options_for(server);
+    o.on_retry = log.hook();
+    auto r = chat_once(io, server, o);
+    ASSERT_TRUE(r) << r.error().what();
+    EXPECT_EQ(r->attempts, 2u);
+    ASSERT_EQ(log.events.size(), 1u);
+    EXPECT_TRUE(log.events[0].error == errc::connection_closed) << log.messages[0];
+    EXPECT_EQ(server.connections(), 2u);
+  }
+  asio::io_context io;
+  fake_llm_server server(io.get_executor(), [](fake_request const&) { return fake_reply::failure(act::reset_before_headers); });
+  auto o = options_for(server);
+  o.retry.max_attempts = 2;
+  auto r = chat_once(io, server, o);
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error() == errc::connection_closed);
+  EXPECT_NE(r.error().message.find("gave up after 2 attempts"), std::string::npos);
+}
+
+TEST(llm_client, malformed_json_is_retried_content_null_is_not) {
+  {
+    asio::io_context io;
+    fake_llm_server server(io.get_executor(), [](fake_request const& r) {
+      return r.index == 0 ? fake_reply::raw("{\"choices\": [") : fake_reply::completion("ok");
+    });
+    auto r = chat_once(io, server, options_for(server));
+    ASSERT_TRUE(r) << r.error().what();
+    EXPECT_EQ(r->attempts, 2u);
+  }
+  {
+    asio::io_context io;
+    fake_llm_server server(io.get_executor(), [](fake_request const&) { return fake_reply::raw("<html>oops</html>"); });
+    auto o = options_for(server);
+    o.retry.max_attempts = 2;
+    auto r = chat_once(io, server, o);
+    ASSERT_FALSE(r);
+    EXPECT_TRUE(r.error() == errc::bad_response);
+    EXPECT_EQ(server.requests(), 2u);
+    EXPECT_EQ(r.error().remote, "<html>oops</html>");
+  }
+  {
+    asio::io_context io;
+    fake_llm_server server(io.get_executor(), [](fake_request const&) {
+      autointerp::testing::completion_fields f;
+      f.null_content = true;
+      f.finish_reason = "length";
+      return fake_reply::completion("", f);
+    });
+    auto r = chat_once(io, server, options_for(server));
+    ASSERT_FALSE(r);
+    EXPECT_TRUE(r.error() == errc::bad_response);
+    EXPECT_EQ(server.requests(), 1u);
+    EXPECT_NE(r.error().message.find("content: null, finish_reason: length"), std::string::npos) << r.error().message;
+  }
+}
+
+TEST(llm_client, answers_over_the_size_limit_are_refused) {
+  asio::io_context io;
+  fake_llm_server server(io.get_executor(), [](fake_request const&) { return fake_reply::completion(std::string(5000, 'x')); });
+  auto o = options_for(server);
+  o.max_response_bytes = 1000;
+  auto r = chat_once(io, server, o);
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error() == errc::response_too_large);
+  EXPECT_EQ(server.requests(), 1u);
+  EXPECT_NE(r.error().message.find("max_response_bytes (1000)"), std::string::npos);
+}
+
+TEST(llm_client, slow_server_times_out_and_is_retried) {
+  asio::io_context io;
+  fake_llm_server server(io.get_executor(), [](fake_request const& r) {
+    return r.index == 0 ? fake_reply::failure(fake_reply::action::hang) : fake_reply::completion("late but fine");
+  });
+  retry_log log;
+  auto o = options_for(server);
+  o.timeouts.request = 50ms;
+  o.on_retry = log.hook();
+  auto r = chat_once(io, server, o);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->attempts, 2u);
+  ASSERT_EQ(log.events.size(), 1u);
+  EXPECT_TRUE(log.events[0].error == errc::timeout);
+  EXPECT_NE(log.messages[0].find("within 50 ms"), std::string::npos) << log.messages[0];
+
+  asio::io_context io2;
+  fake_llm_server always(io2.get_executor(), [](fake_request const&) { return fake_reply::completion("slow").after(10s); });
+  o = options_for(always);
+  o.timeouts.request = 30ms;
+  o.retry.max_attempts = 2;
+  r = chat_once(io2, always, o);
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error() == errc::timeout);
+  EXPECT_EQ(always.requests(), 2u);
+}
+
+TEST(llm_client, cancellation_aborts_the_request_and_the_backoff) {
+  for (bool during_backoff : {false, true}) {
+    SCOPED_TRACE(during_backoff);
+    asio::io_context io;
+    fake_llm_server server(io.get_executor(), [&](fake_request const&) {
+      if (during_backoff) return fake_reply::error(503, "later").with_header("Retry-After", "3600");
+      return fake_reply::failure(fake_reply::action::hang);
+    });
+    auto o = options_for(server);
+    o.retry.max_server_delay = 3600s;
+    llm::client c(io.get_executor(), o);
+    asio::cancellation_signal signal;
+    std::optional<result<llm::chat_response>> out;
+    asio::steady_timer timer(io, 30ms);
+    timer.async_wait([&](auto) { signal.emit(asio::cancellation_type::terminal); });
+    c.chat(request(), asio::bind_cancellation_slot(signal.slot(), [&](result<llm::chat_response> r) {
+      out = std::move(r);
+      server.stop();
+    }));
+    io.run();
+    ASSERT_TRUE(out);
+    ASSERT_FALSE(*out);
+    EXPECT_TRUE(out->error() == errc::cancelled) << out->error().what();
+    EXPECT_EQ(server.requests(), 1u);
+  }
+}
+
+TEST(llm_client, keep_alive_reuses_one_connection_for_sequential_requests) {
+  asio::io_context io;
+  fake_llm_server server(io.get_executor(), [](fake_request const& r) { return fake_reply::completion(r.prompt()); });
+  llm::client c(io.get_executor(), options_for(server));
+  int ok = 0;
+  llm::client_stats stats;
+  run(io, [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 50; ++i) {
+      auto r = co_await c.chat(request(std::to_string(i)));
+      if (r && r->text == std::to_string(i)) ++ok;
+    }
+    stats = c.stats();
+  }, {[&] { server.stop(); }});
+  EXPECT_EQ(ok, 50);
+  EXPECT_EQ(server.connections(), 1u);
+  EXPECT_EQ(stats.connections_opened, 1u);
+  EXPECT_EQ(stats.idle_connections, 1u);
+  EXPECT_EQ(stats.attempts, 50u);
+}
+
+TEST(llm_client, concurrent_requests_share_a_bounded_pool) {
+  asio::io_context io;
+  fake_llm_server server(io.get_executor(), [](fake_request const& r) { return fake_reply::completion(r.prompt()).after(2ms); });
+  auto o = options_for(server);
+  o.max_connections = 4;
+  llm::client c(io.get_executor(), o);
+  int ok = 0, finished = 0;
+  constexpr int n = 40;
+  for (int i = 0; i < n; ++i)
+    c.chat(request(std::to_string(i)), [&, i](result<llm::chat_response> r) {
+      if (r && r->text == std::to_string(i)) ++ok;
+      if (++finished == n) server.stop();
+    });
+  io.run();
+  EXPECT_EQ(ok, n);
+  EXPECT_EQ(server.connections(), 4u) << "the pool fills up to its size and no further";
+}
+
+TEST(llm_client, in_flight_cap_bounds_connections_too) {
+  asio::io_context io;
+  fake_llm_server server(io.get_executor(), [](fake_request const&) { return fake_reply::completion("ok").after(2ms); });
+  auto o = options_for(server);
+  o.limits.max_in_flight = 2;
+  llm::client c(io.get_executor(), o);
+  int ok = 0, finished = 0;
+  for (int i = 0; i < 20; ++i)
+    c.chat(request(), [&](result<llm::chat_response> r) {
+      ok += r.has_value();
+      if (++finished == 20) server.stop();
+    });
+  io.run();
+  EXPECT_EQ(ok, 20);
+  EXPECT_LE(server.connections(), 2u);
+}
+
+TEST(llm_client, closed_keep_alive_connections_are_replaced_without_counting_an_attempt) {
+  asio::io_context io;
+  // Every second request on a connection finds it closed by the server (as if an idle timeout hit).
+  fake_llm_server server(io.get_executor(), [](fake_request const& r) {
+    return r.on_connection == 1 ? fake_reply::failure(fake_reply::action::reset_before_headers) : fake_reply::completion("ok");
+  });
+  retry_log log;
+  auto o = options_for(server);
+  o.on_retry = log.hook();
+  llm::client c(io.get_executor(), o);
+  std::vector<std::uint32_t> attempts;
+  llm::client_stats stats;
+  run(io, [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 3; ++i) {
+      auto r = co_await c.chat(request());
+      attempts.push_back(r ? r->attempts : 0);
+    }
+    stats = c.stats();
+  }, {[&] { server.stop(); }});
+  EXPECT_EQ(attempts, (std::vector<std::uint32_t>{1, 1, 1}));
+  EXPECT_TRUE(log.events.empty());
+  EXPECT_EQ(stats.stale_reconnects, 2u);
+  EXPECT_EQ(server.connections(), 3u);
+
+  // A server that closes after each answer (Connection: close): a new connection each time.
+  asio::io_context io2;
+  fake_llm_server closing(io2.get_executor(), [](fake_request const&) { return fake_reply::completion("ok").closing(); });
+  llm::client c2(io2.get_executor(), options_for(closing));
+  int ok = 0;
+  run(io2, [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 3; ++i) {
+      auto r = co_await c2.chat(request());
+      ok += r && r->attempts == 1;
+    }
+  }, {[&] { closing.stop(); }});
+  EXPECT_EQ(ok, 3);
+  EXPECT_EQ(closing.connections(), 3u);
+}
+
+TEST(llm_client, https_with_the_ca_given_works_and_reuses_connections) {
+  asio::io_context io;
+  fake_llm_server server(io.get_executor(), [](fake_request const& r) { return fake_reply::completion("secure " + r.prompt()); },
+                         autointerp::testing::fake_server_options::https());
+  llm::client c(io.get_executor(), options_for(server));
+  std::vector<std::string> texts;
+  run(io, [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 3; ++i) {
+      auto r = co_await c.chat(request("x"));
+      texts.push_back(r ? r->text : r.error().what());
+    }
+  }, {[&] { server.stop(); }});
+  EXPECT_EQ(texts, (std::vector<std::string>(3, "secure x")));
+  EXPECT_EQ(server.connections(), 1u);
+}
+
+TEST(llm_client, self_signed_certificate_is_rejected_without_the_ca) {
+  asio::io_context io;
+  fake_llm_server server(io.get_executor(), [](fake_request const&) { return fake_reply::completion("x"); }, autointerp::testing::fake_server_options::https());
+  auto o = options_for(server);
+  o.ca_file.clear();
+  o.default_ca_paths = true;
+  auto r = chat_once(io, server, o);
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error() == errc::tls_failed) << r.error().what();
+  EXPECT_NE(r.error().message.find("SSL_CERT_FILE"), std::string::npos);
+  EXPECT_NE(r.error().remote.find("self-signed"), std::string::npos) << r.error().remote;
+  EXPECT_EQ(server.requests(), 0u);
+  EXPECT_EQ(server.connections(), 1u) << "not retried";
+}
+
+TEST(llm_client, certificate_for_another_host_is_rejected_even_with_its_ca) {
+  asio::io_context io;
+  fake_llm_server server(io.get_executor(), [](fake_request const&) { return fake_reply::completion("x"); },
+                         autointerp::testing::fake_server_options::https(autointerp::testing::make_test_certificate("DNS:api.example.invalid")));
+  auto r = chat_once(io, server, options_for(server));
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error() == errc::tls_failed) << r.error().what();
+  EXPECT_EQ(server.requests(), 0u);
+}
+
+TEST(llm_client, a_missing_ca_file_is_a_configuration_error) {
+  asio::io_context io;
+  fake_llm_server server(io.get_executor(), [](fake_request const&) { return fake_reply::completion("x"); }, autointerp::testing::fake_server_options::https());
+  auto o = options_for(server);
+  o.ca_file = "/nonexistent/ca.pem";
+  llm::client c(io.get_executor(), o);
+  ASSERT_NE(c.config_error(), nullptr);
+  EXPECT_TRUE(*c.config_error() == errc::tls_failed);
+  EXPECT_NE(c.config_error()->message.find("/nonexistent/ca.pem"), std::string::npos);
+  server.stop();
+  io.run();
+}
+
+TEST(llm_client, https_through_a_connect_proxy) {
+  asio::io_context io;
+  fake_llm_server server(io.get_executor(), [](fake_request const&) { return fake_reply::completion("tunnelled"); }, autointerp::testing::fake_server_options::https());
+  autointerp::testing::connect_proxy proxy(io.get_executor());
+  auto o = options_for(server);
+  o.proxy = llm::proxy_settings{proxy.url(), "example.org"};
+  llm::client c(io.get_executor(), o);
+  std::vector<std::string> texts;
+  run(io, [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 3; ++i) {
+      auto r = co_await c.chat(request());
+      texts.push_back(r ? r->text : r.error().what());
+    }
+  }, {[&] { server.stop(); }, [&] { proxy.stop(); }});
+  EXPECT_EQ(texts, (std::vector<std::string>(3, "tunnelled")));
+  EXPECT_EQ(proxy.tunnels(), 1u) << "the tunnel is kept alive like any connection";
+  EXPECT_EQ(proxy.last_target(), "127.0.0.1:" + std::to_string(server.port()));
+  EXPECT_EQ(server.connections(), 1u);
+}
+
+TEST(llm_client, no_proxy_bypasses_and_proxy_credentials_are_sent) {
+  {
+    asio::io_context io;
+    fake_llm_server server(io.get_executor(), [](fake_request const&) { return fake_reply::completion("direct"); });
+    autointerp::testing::connect_proxy proxy(io.get_executor());
+    auto o = options_for(server);
+    o.proxy = llm::proxy_settings{proxy.url(), "localhost,127.0.0.1"};
+    auto r = chat_once(io, server, o, request(), [&] { proxy.stop(); });
+    ASSERT_TRUE(r) << r.error().what();
+    EXPECT_EQ(proxy.tunnels(), 0u);
+  }
+  {
+    asio::io_context io;
+    fake_llm_server server(io.get_executor(), [](fake_request const&) { return fake_reply::completion("authorized"); });
+    autointerp::testing::connect_proxy proxy(io.get_executor(), "Basic dXNlcjpwQHNz");  // user:p@ss
+    auto o = options_for(server);
+    o.proxy = llm::proxy_settings{"http://user:p%40ss@127.0.0.1:" + std::to_string(proxy.port()), ""};
+    auto ok = chat_once(io, server, o, request(), [&] { proxy.stop(); });
+    ASSERT_TRUE(ok) << ok.error().what();
+    EXPECT_EQ(ok->text, "authorized");
+    EXPECT_EQ(proxy.tunnels(), 1u);
+  }
+  {
+    asio::io_context io;
+    fake_llm_server server(io.get_executor(), [](fake_request const&) { return fake_reply::completion("x"); });
+    autointerp::testing::connect_proxy proxy(io.get_executor(), "Basic dXNlcjpwQHNz");
+    auto o = options_for(server);
+    o.proxy = llm::proxy_settings{proxy.url(), ""};
+    auto r = chat_once(io, server, o, request(), [&] { proxy.stop(); });
+    ASSERT_FALSE(r);
+    EXPECT_TRUE(r.error() == errc::proxy_failed);
+    EXPECT_NE(r.error().message.find("407"), std::string::npos) << r.error().message;
+    EXPECT_EQ(server.requests(), 0u);
+  }
+}
+
+TEST(llm_client, connection_refused_is_retried_then_reported) {
+  asio::io_context io;
+  std::uint16_t port;
+  {
+    asio::ip::tcp::acceptor a(io, {asio::ip::make_address("127.0.0.1"), 0});
+    port = a.local_endpoint().port();
+  }
+  llm::client_options o;
+  o.endpoint = llm::local("http://127.0.0.1:" + std::to_string(port) + "/v1");
+  o.proxy = llm::proxy_settings{};
+  o.retry.base_delay = 1ms;
+  o.retry.max_attempts = 2;
+  retry_log log;
+  o.on_retry = log.hook();
+  llm::client c(io.get_executor(), o);
+  std::optional<result<llm::chat_response>> out;
+  run(io, [&]() -> asio::awaitable<void> { out = co_await c.chat(request()); }, {});
+  ASSERT_FALSE(*out);
+  EXPECT_TRUE(out->error() == errc::connect_failed) << out->error().what();
+  EXPECT_EQ(log.events.size(), 1u);
+  EXPECT_NE(out->error().message.find("127.0.0.1:" + std::to_string(port)), std::string::npos);
+}
+
+TEST(llm_client, bad_base_url_fails_every_call) {
+  asio::io_context io;
+  llm::client_options o;
+  o.endpoint = llm::local("ftp://example.org");
+  llm::client c(io.get_executor(), o);
+  ASSERT_NE(c.config_error(), nullptr);
+  std::optional<result<llm::chat_response>> out;
+  run(io, [&]() -> asio::awaitable<void> { out = co_await c.chat(request()); }, {});
+  ASSERT_FALSE(*out);
+  EXPECT_TRUE(out->error() == errc::bad_url);
+}
+
+TEST(llm_client, works_with_futures_from_another_thread) {
+  asio::io_context io;
+  fake_llm_server server(io.get_executor(), [](fake_request const&) { return fake_reply::completion("future"); });
+  llm::client c(io.get_executor(), options_for(server));
+  auto work = asio::make_work_guard(io);
+  std::thread t([&] { io.run(); });
+  auto r = c.chat(request(), asio::use_future).get();
+  server.stop();
+  work.reset();
+  t.join();
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->text, "future");
+}
