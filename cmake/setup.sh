@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what autointerp needs from Debian 12 packages, and nothing when all is there.
-# Usage: cmake/setup.sh [extra-package ...]   (e.g. chromium for the browser test)
+# Usage: cmake/setup.sh [extra-package ...]   (chromium is for the HTML report's browser test)
 set -euo pipefail
 packages=(libboost1.81-dev libboost-json1.81-dev libssl-dev libzstd-dev libgtest-dev
-          libbenchmark-dev libcli11-dev cmake g++ make zstd ccache "$@")
+          libbenchmark-dev libcli11-dev cmake g++ make zstd ccache chromium "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -50,6 +50,26 @@ std::string between(std::string const& s, std::string const& open, std::string c
   return s.substr(a, b - a);
 }
 
+// The page's packed number strings (5 bits per letter, low first, upper half = more follows).
+std::vector<std::size_t> unpack(boost::json::value const& v) {
+  std::string const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::vector<std::size_t> out;
+  std::size_t value = 0, shift = 0;
+  for (char c : v.as_string()) {
+    auto d = alphabet.find(c);
+    EXPECT_NE(d, std::string::npos) << c;
+    value |= (d & 31) << shift;
+    if (d & 32) {
+      shift += 5;
+    } else {
+      out.push_back(value);
+      value = shift = 0;
+    }
+  }
+  EXPECT_EQ(shift, 0u) << "a packed number is cut off";
+  return out;
+}
+
 report::latent_view sample_view() {
   report::latent_view v;
   v.latent = {"layers.6", 69};
@@ -297,19 +317,47 @@ TEST(html_report, embedded_data_describes_every_latent) {
   EXPECT_EQ(boost::json::value_to<std::vector<int>>(e0[0]), (std::vector<int>{5, 0, 3, 1}));
   auto const& w0 = e0[1].as_array();
   std::vector<std::string> text;
-  for (auto const& t : w0[0].as_array()) text.emplace_back(strings.at(t.to_number<std::size_t>()).as_string());
+  for (auto t : unpack(w0[0])) text.emplace_back(strings.at(t).as_string());
   EXPECT_EQ(text, (std::vector<std::string>{" In", " Python", ",", " lists"}));
   // Sparse (position, q) pairs; q in thousandths of the latent's maximum, never 0 when active.
-  EXPECT_EQ(boost::json::value_to<std::vector<int>>(w0[1]), (std::vector<int>{1, 1000, 3, 1}));
+  EXPECT_EQ(unpack(w0[1]), (std::vector<std::size_t>{1, 1000, 3, 1}));
   auto const& w1 = e0[2].as_array();
-  ASSERT_EQ(w1[0].as_array().size(), hostile.size());
+  auto ids = unpack(w1[0]);
+  ASSERT_EQ(ids.size(), hostile.size());
   for (std::size_t i = 0; i < hostile.size(); ++i)
-    EXPECT_EQ(std::string(strings.at(w1[0].as_array()[i].to_number<std::size_t>()).as_string()),
-              report::visible_text(hostile[i]));
+    EXPECT_EQ(std::string(strings.at(ids[i]).as_string()), report::visible_text(hostile[i]));
+  EXPECT_EQ(unpack(w1[1]).size(), 2 * hostile.size());
   EXPECT_EQ(ex[1].as_array().size(), 1u);  // a dead latent: empty histogram, no windows
   // Each distinct token text is stored once.
   b.add(sample_view());
   EXPECT_EQ(boost::json::parse(b.strings_json()).as_array().size(), strings.size());
+}
+
+TEST(html_report, packed_numbers_round_trip) {
+  report::report_builder b;
+  report::latent_view v;
+  v.latent = {"m", 0};
+  v.max_activation = 1;
+  // 40 distinct tokens: indices 0..39 cross the one-letter limit (32); positions up to 39.
+  report::window w;
+  for (int i = 0; i < 40; ++i) {
+    w.tokens.push_back("t" + std::to_string(i));
+    w.activations.push_back(i % 2 ? 0.5f : 0.0f);
+  }
+  v.windows.push_back(w);
+  b.add(v);
+  auto line = boost::json::parse(b.examples_text()).as_array();
+  auto ids = unpack(line[1].as_array()[0]);
+  ASSERT_EQ(ids.size(), 40u);
+  for (std::size_t i = 0; i < 40; ++i) EXPECT_EQ(ids[i], i);
+  auto acts = unpack(line[1].as_array()[1]);
+  ASSERT_EQ(acts.size(), 40u);
+  for (std::size_t i = 0; i < 20; ++i) {
+    EXPECT_EQ(acts[2 * i], 2 * i + 1);
+    EXPECT_EQ(acts[2 * i + 1], 500u);
+  }
+  EXPECT_EQ(std::string(line[1].as_array()[0].as_string()).substr(0, 2), "AB");  // 0, 1
+  EXPECT_EQ(std::string(line[1].as_array()[0].as_string()).substr(32, 2), "gB");  // 32 = 0 + 1 * 32, after 32 one-letter numbers
 }
 
 TEST(html_report, page_is_self_contained_and_hostile_text_stays_inert) {

@@ -38,8 +38,10 @@ struct report_options {
 ///   "modules": [names]}`; `module` indexes `modules`, `status` indexes `statuses` (0 = unknown).
 /// - `<script type="application/json" id="ai-strings">`: the token text table, `visible_text` applied.
 /// - `<script type="text/plain" id="ai-examples">`: line k (0-based) belongs to latent k of the list:
-///   `[[histogram counts], [[token indices], [position, q, position, q, ...]], ...]`, one pair per
-///   window; `q` = round(1000 * activation / max_activation), at least 1 for any activation > 0.
+///   `[[histogram counts], ["<token indices>", "<position, q, position, q, ...>"], ...]`, one pair
+///   per window, each a string of numbers packed 5 bits per character (URL-safe base64 letters,
+///   low bits first, a letter from the upper half of the alphabet meaning "more follows");
+///   `q` = round(1000 * activation / max_activation), at least 1 for any activation > 0.
 /// Every string is escaped by `append_json_string`, so no token can end a script element.
 /// Not thread-safe; one builder per report.
 class report_builder {

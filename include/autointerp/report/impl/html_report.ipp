@@ -24,6 +24,19 @@ inline void append_number(std::string& out, double v) {
 
 inline void append_uint(std::string& out, std::uint64_t v) { out += std::to_string(v); }
 
+// Numbers packed 5 bits per character, low bits first, in URL-safe base64 letters; a letter from
+// the upper half says "more follows". Token ids under 32 take one character, under 1024 two: about
+// a third of the size of JSON numbers, and never in need of JSON or HTML escaping.
+inline constexpr std::string_view packed_alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+inline void append_packed(std::string& out, std::uint64_t v) {
+  while (v >= 32) {
+    out += packed_alphabet[32 | (v & 31)];
+    v >>= 5;
+  }
+  out += packed_alphabet[v];
+}
+
 // The page's style and behaviour. Data arrives in the three script blocks; nothing is fetched.
 inline constexpr std::string_view report_head = R"~~(<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -59,7 +72,7 @@ main{flex:1;display:flex;min-height:0}
 .noexpl{color:#888;font-style:italic;margin:6px 0 10px}
 .win{display:flex;gap:10px;padding:5px 0;border-bottom:1px solid #eee}
 .wmax{flex:0 0 56px;text-align:right;color:#666;font:12px/1.7 ui-monospace,"DejaVu Sans Mono",monospace}
-.wtext{font:13px/1.7 ui-monospace,"DejaVu Sans Mono",Menlo,monospace;white-space:pre-wrap;word-break:break-all;min-width:0}
+.wtext{font:13px/1.7 ui-monospace,"DejaVu Sans Mono",Menlo,monospace;white-space:pre-wrap;overflow-wrap:anywhere;min-width:0}
 .tok{border-radius:2px}
 .legend{display:flex;align-items:center;gap:6px;font-size:12px;color:#555;margin:10px 0 4px}
 .ramp{display:inline-flex;height:10px;border:1px solid #ccc}
@@ -85,6 +98,7 @@ inline constexpr std::string_view report_body = R"~~(<main>
 inline constexpr std::string_view report_script = R"~~(<script>
 (function () {
   'use strict';
+  var scriptStart = performance.now();
   var $ = function (id) { return document.getElementById(id); };
   var L = JSON.parse($('ai-list').textContent);
   var latents = L.latents, N = latents.length, palette = L.palette;
@@ -108,6 +122,17 @@ inline constexpr std::string_view report_script = R"~~(<script>
     }
     var line = raw.slice(offsets[k], offsets[k + 1]);
     return line.trim() ? JSON.parse(line) : [[]];
+  }
+  var PACKED = {};
+  'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.split('').forEach(function (c, i) { PACKED[c] = i; });
+  function unpack(s) {
+    var out = [], v = 0, scale = 1;
+    for (var i = 0; i < s.length; i++) {
+      var c = PACKED[s[i]] | 0;
+      v += (c & 31) * scale;
+      if (c & 32) { scale *= 32; } else { out.push(v); v = 0; scale = 1; }
+    }
+    return out;
   }
   function fmt(v) { return v === 0 ? '0' : Number(v).toPrecision(3); }
   function pct(v) { return v === 0 ? '0%' : (v * 100).toPrecision(3) + '%'; }
@@ -234,7 +259,7 @@ inline constexpr std::string_view report_script = R"~~(<script>
     var wins = el('div', 'windows');
     if (ex.length < 2) wins.appendChild(el('div', 'empty', 'no activating windows'));
     for (var w = 1; w < ex.length; w++) {
-      var toks = ex[w][0], acts = ex[w][1], q = new Array(toks.length).fill(0), wmax = 0;
+      var toks = unpack(ex[w][0]), acts = unpack(ex[w][1]), q = new Array(toks.length).fill(0), wmax = 0;
       for (var j = 0; j + 1 < acts.length; j += 2) { q[acts[j]] = acts[j + 1]; wmax = Math.max(wmax, acts[j + 1]); }
       var line = el('div', 'win'), text = el('span', 'wtext');
       line.appendChild(el('span', 'wmax', fmt(wmax * max / 1000)));
@@ -297,7 +322,12 @@ inline constexpr std::string_view report_script = R"~~(<script>
   var want = decodeURIComponent(location.hash.slice(1)), start = view.length ? view[0] : -1;
   if (want) for (var k = 0; k < N; k++) if (label(latents[k]) === want) { start = k; break; }
   select(start, true);
+  // For the browser test: time from navigation start to a usable page, and the share of it spent
+  // parsing the HTML (before this script ran).
+  document.body.setAttribute('data-parsed-ms', scriptStart.toFixed(1));
   document.body.setAttribute('data-load-ms', performance.now().toFixed(1));
+  // Resources the page fetched (none: everything is inline; the browser test checks it).
+  document.body.setAttribute('data-resources', String(performance.getEntriesByType('resource').length));
   document.body.setAttribute('data-ready', '1');
 })();
 </script>
@@ -353,25 +383,17 @@ AUTOINTERP_DECL void report_builder::add(latent_view const& v) {
   examples_ += ']';
   double max = v.max_activation > 0 && std::isfinite(v.max_activation) ? v.max_activation : 0;
   for (auto const& w : v.windows) {
-    examples_ += ",[[";
-    for (std::size_t i = 0; i < w.tokens.size(); ++i) {
-      if (i) examples_ += ',';
-      detail::append_uint(examples_, intern(w.tokens[i]));
-    }
-    examples_ += "],[";
-    bool first = true;
+    examples_ += ",[\"";
+    for (auto const& token : w.tokens) detail::append_packed(examples_, intern(token));
+    examples_ += "\",\"";
     for (std::size_t i = 0; i < w.tokens.size() && i < w.activations.size(); ++i) {
       float a = w.activations[i];
       if (!(a > 0) || max == 0) continue;  // also skips NaN
       long q = std::lround(std::min(1.0, a / max) * 1000.0);
-      q = std::max(q, 1L);
-      if (!first) examples_ += ',';
-      first = false;
-      detail::append_uint(examples_, i);
-      examples_ += ',';
-      detail::append_uint(examples_, static_cast<std::uint64_t>(q));
+      detail::append_packed(examples_, i);
+      detail::append_packed(examples_, static_cast<std::uint64_t>(std::max(q, 1L)));
     }
-    examples_ += "]]";
+    examples_ += "\"]";
   }
   examples_ += "]\n";
 }

@@ -1,0 +1,116 @@
+#pragma once
+// What `show` and `report` share: opening the cache, choosing the module, finding the tokenizer
+// and the options that say which windows a view shows.
+
+#include <autointerp/cache/dataset.hpp>
+#include <autointerp/records/record_options.hpp>
+#include <autointerp/report/load_view.hpp>
+#include <autointerp/report/run_results.hpp>
+#include <autointerp/tokenizer/tokenizer.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace cli::views {
+
+/// Options common to both commands.
+struct source_args {
+  std::string cache, module, tokenizer, tokens_file, explanations, windows = "max";
+  autointerp::report::view_options view;
+};
+
+inline void add_source_options(CLI::App* cmd, source_args& a) {
+  cmd->add_option("cache", a.cache, "the latent cache folder (delphi's layout or native)")->required();
+  cmd->add_option("--module", a.module, "module (folder); may be omitted when the cache has one");
+  cmd->add_option("--n", a.view.n_windows, "windows shown per latent (the strongest)")->capture_default_str();
+  cmd->add_option("--windows", a.windows, "max or centered (delphi's window kinds)")->capture_default_str();
+  cmd->add_option("--example-ctx-len", a.view.example_ctx_len,
+                  "tokens per window (default: 32 when it divides the cache's context, else a whole row)");
+  cmd->add_option("--explanations", a.explanations, "a run's output folder (--out of explain) or delphi's explanations folder");
+  cmd->add_option("--tokenizer", a.tokenizer, "tokenizer.json (default: one beside or inside the cache)");
+  cmd->add_option("--tokens-file", a.tokens_file, "token matrix (.npy or .safetensors) for caches without tokens");
+}
+
+/// An open source of views, or the exit code to return.
+struct source {
+  autointerp::cache::dataset data;
+  autointerp::cache::module_info const* module = nullptr;
+  std::shared_ptr<autointerp::tokenizer::tokenizer const> tok;
+  std::optional<autointerp::report::run_results> results;
+  autointerp::report::view_options view;
+};
+
+inline int usage_error(std::string_view command, std::string const& message) {
+  std::cerr << "autointerp " << command << ": " << message << "\n";
+  return 2;
+}
+
+/// Opens everything `a` names. On failure prints one line and returns the exit code (2).
+inline std::variant<source, int> open_source(std::string_view command, source_args& a) {
+  namespace ai = autointerp;
+  auto kind = ai::records::parse_window_kind(a.windows);
+  if (!kind) return usage_error(command, "--windows '" + a.windows + "': use max or centered");
+  a.view.windows = *kind;
+  ai::cache::open_options oo;
+  oo.tokens_file = a.tokens_file;
+  auto data = ai::cache::dataset::open(a.cache, oo);
+  if (!data) return usage_error(command, data.error().what());
+  if (a.module.empty()) {
+    if (data->modules().size() != 1) {
+      std::string names;
+      for (auto const& m : data->modules()) names += (names.empty() ? "" : ", ") + m.name;
+      return usage_error(command, "the cache has several modules (" + names + "); choose one with --module");
+    }
+    a.module = data->modules().front().name;
+  }
+  auto module = data->module(a.module);
+  if (!module) return usage_error(command, module.error().what());
+  source s{*data, *module, nullptr, std::nullopt, a.view};
+
+  // tokenizer.json inside the module or cache folder, or beside the cache (as in examples/data).
+  std::filesystem::path tok_path = a.tokenizer;
+  if (tok_path.empty()) {
+    std::filesystem::path root = a.cache;
+    for (auto const& dir : {(*module)->path, root, root.parent_path()}) {
+      std::error_code ec;
+      if (std::filesystem::is_regular_file(dir / "tokenizer.json", ec)) {
+        tok_path = dir / "tokenizer.json";
+        break;
+      }
+    }
+  }
+  if (tok_path.empty()) {
+    std::cerr << "autointerp " << command << ": no tokenizer.json beside the cache, so tokens show as ids; pass --tokenizer PATH\n";
+  } else {
+    auto t = ai::tokenizer::load_tokenizer(tok_path);
+    if (!t) return usage_error(command, t.error().what());
+    s.tok = std::make_shared<ai::tokenizer::tokenizer const>(std::move(*t));
+  }
+  if (!a.explanations.empty()) {
+    auto r = ai::report::run_results::open(a.explanations);
+    if (!r) return usage_error(command, r.error().what());
+    s.results = std::move(*r);
+  }
+  return s;
+}
+
+/// The view of one latent with its explanation and status filled from the run, if any.
+inline autointerp::result<autointerp::report::latent_view> load_view(source const& s, std::uint32_t index) {
+  auto v = autointerp::report::load_latent_view(s.data, s.tok.get(), {s.module->name, index}, s.view);
+  if (v && s.results) {
+    if (auto e = s.results->find(v->latent)) {
+      v->explanation = std::move(e->explanation);
+      v->status = std::move(e->status);
+    }
+  }
+  return v;
+}
+
+}  // namespace cli::views

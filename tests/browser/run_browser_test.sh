@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Browser test of `autointerp report`: Debian's chromium (installed by cmake/setup.sh) opens the
+# report of the bundled sample headless; --dump-dom shows that the latents and windows are there,
+# hostile text stayed text and the page fetched nothing; a screenshot is kept as a build artefact.
+# Then a 10,000-latent page is opened and its load time printed (a figure, not a check).
+# Usage: run_browser_test.sh AUTOINTERP_CLI MAKE_BIG_REPORT SOURCE_DIR WORK_DIR SCREENSHOT.png
+set -euo pipefail
+cli=$1 big=$2 src=$3 work=$4 screenshot=$5
+passed=0 failed=0
+ok() { passed=$((passed + 1)); echo "ok: $*"; }
+fail() { failed=$((failed + 1)); echo "FAILED: $*"; }
+expect_count() { # what, file, extended regex, minimum[, maximum]
+  local n
+  n=$({ grep -oE -- "$3" "$2" || true; } | wc -l)
+  if [ "$n" -ge "$4" ] && [ "$n" -le "${5:-$n}" ]; then ok "$1 ($n)"; else fail "$1: found $n of /$3/ in $2"; fi
+}
+
+chromium=$(command -v chromium || command -v chromium-browser || true)
+if [ -z "$chromium" ]; then
+  echo "FAILED: chromium is not installed; run cmake/setup.sh (it installs Debian's chromium)"
+  exit 1
+fi
+
+rm -rf "$work"
+mkdir -p "$work/run/explanations"
+# A run whose explanation for the " Python" latent tries to inject markup.
+printf '%s\n' '{"module":"layers.6","latent":69,"status":"explained","explanation":"the word <img src=x onerror=alert(1)> & \"Python\"","attempts":1}' \
+  >"$work/run/run.jsonl"
+"$cli" report "$src/examples/data/cache" --explanations "$work/run" --out "$work/report.html" 2>"$work/report.log"
+
+# Every fetch would go to a closed port on this machine and no name is resolved: neither the page
+# nor Chromium's own background services can reach the network.
+browse() { # url, then extra flags
+  local url=$1
+  shift
+  rm -rf "$work/profile"
+  timeout 180 "$chromium" --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking \
+    --disable-component-update --disable-sync --disable-quic --disable-extensions --no-pings \
+    --proxy-server=127.0.0.1:9 --host-resolver-rules="MAP * ~NOTFOUND" \
+    --user-data-dir="$work/profile" --window-size=1400,900 "$@" "$url" 2>>"$work/chromium.log"
+}
+
+dom=$work/report.dom.html
+browse "file://$work/report.html#69" --dump-dom >"$dom"
+expect_count "page initialised" "$dom" 'data-ready="1"' 1 1
+expect_count "page fetched nothing" "$dom" 'data-resources="0"' 1 1
+expect_count "all 2048 latents listed" "$dom" '2048 of 2048 latents' 1 1
+expect_count "rows drawn for the visible part of the list" "$dom" '<div class="row( sel)?" data-k="[0-9]+" data-latent="[0-9]+" style="top: [0-9]+px;">' 20 200
+expect_count "the selected row is latent 69" "$dom" 'class="row sel"[^>]*data-latent="69"' 1 1
+expect_count "latent 69 (planted: \" Python\") is open" "$dom" '<section id="detail" data-latent="69">' 1 1
+expect_count "ten windows" "$dom" '<div class="win">' 10 10
+expect_count "\" Python\" highlighted in every window, with its value on hover" "$dom" '<span class="tok act" title="[0-9.]+" style="background: rgb\([0-9, ]+\);[^"]*"> Python</span>' 10
+expect_count "histogram of 20 bins" "$dom" '<rect ' 20 20
+expect_count "hostile explanation shown as text" "$dom" '<div class="expl">the word &lt;img src=x onerror=alert\(1\)&gt; &amp; "Python"</div>' 1 1
+expect_count "no element injected" "$dom" '<img' 0 0
+
+# The screenshot, kept in the build directory.
+rm -f "$screenshot"
+browse "file://$work/report.html#494" --screenshot="$screenshot" >/dev/null
+if [ -s "$screenshot" ] && [ "$(head -c 8 "$screenshot" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ]; then
+  ok "screenshot saved: $screenshot ($(stat -c %s "$screenshot") bytes)"
+else
+  fail "no PNG screenshot at $screenshot"
+fi
+
+# A large report: 10,000 latents.
+"$big" "$work/big.html" 10000
+bigdom=$work/big.dom.html
+browse "file://$work/big.html#9999" --dump-dom >"$bigdom"
+expect_count "10,000 latents listed" "$bigdom" '10000 of 10000 latents' 1 1
+expect_count "a latent of the large report opens with its windows" "$bigdom" '<div class="win">' 10 10
+expect_count "large page fetched nothing" "$bigdom" 'data-resources="0"' 1 1
+parsed=$(grep -oE 'data-parsed-ms="[0-9.]+"' "$bigdom" | grep -oE '[0-9.]+' || echo '?')
+usable=$(grep -oE 'data-load-ms="[0-9.]+"' "$bigdom" | grep -oE '[0-9.]+' || echo '?')
+echo "report load: 10000 latents, $(stat -c %s "$work/big.html") bytes, HTML parsed after $parsed ms, usable after $usable ms (headless chromium)"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
