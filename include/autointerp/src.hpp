@@ -28,3 +28,5 @@
 #include <autointerp/records/impl/record_json.ipp>
 #include <autointerp/tokenizer/impl/tokenizer.ipp>
 #include <autointerp/tokenizer/impl/find_tokenizer.ipp>
+#include <autointerp/llm/impl/wire.ipp>
+#include <autointerp/llm/impl/client.ipp>
