@@ -7,4 +7,8 @@
 #include <autointerp/run_on.hpp>
 #include <autointerp/cache/latent_activations.hpp>
 #include <autointerp/cache/token_matrix.hpp>
+#include <autointerp/cache/convert.hpp>
+#include <autointerp/cache/dataset.hpp>
+#include <autointerp/cache/latent_spec.hpp>
+#include <autointerp/cache/native_format.hpp>
 #include <autointerp/records/latent_record.hpp>

@@ -14,6 +14,12 @@
 #include <boost/beast/src.hpp>
 
 // autointerp's out-of-line parts (each area lists its impl/*.ipp files here).
+#include <autointerp/cache/impl/safetensors.ipp>
+#include <autointerp/cache/impl/shard.ipp>
+#include <autointerp/cache/impl/tokens_file.ipp>
+#include <autointerp/cache/impl/native_format.ipp>
+#include <autointerp/cache/impl/dataset.ipp>
+#include <autointerp/cache/impl/convert.ipp>
 #include <autointerp/explain/impl/highlight.ipp>
 #include <autointerp/explain/impl/build_prompt.ipp>
 #include <autointerp/explain/impl/parse_answer.ipp>
