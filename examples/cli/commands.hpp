@@ -11,4 +11,7 @@ namespace cli {
 
 using action = std::function<int()>;
 
+void add_inspect_command(CLI::App& app, action& run);
+void add_convert_command(CLI::App& app, action& run);
+
 }  // namespace cli

@@ -11,6 +11,8 @@ int main(int argc, char** argv) {
   CLI::App app{"autointerp: explain the latents of sparse autoencoders with an LLM"};
   app.require_subcommand(1);
   cli::action run;
+  cli::add_inspect_command(app, run);
+  cli::add_convert_command(app, run);
 
   app.add_subcommand("version", "print the version")->callback([&] {
     run = [] {
