@@ -128,7 +128,7 @@ TEST_P(reference_test, matches_hugging_face) {
     std::string_view const want = single[id].as_string();
     std::string_view const want_skip = single_skip[id].as_string();
     auto got = tok.decode_token(id);
-    auto got_skip = tok.decode_token(id, {.skip_special_tokens = true});
+    auto got_skip = tok.decode_token(id, {.skip_special_tokens = true, .clean_up_tokenization_spaces = false});
     ASSERT_TRUE(got && got_skip);
     if ((*got != want || *got_skip != want_skip) && failures++ < 10) {
       ADD_FAILURE() << name << ": id " << id << " (" << escaped(tok.id_to_token(id).value()) << ") decodes to "
@@ -142,20 +142,35 @@ TEST_P(reference_test, matches_hugging_face) {
     if (*whole != want && failures++ < 10) ADD_FAILURE() << name << ": decode([" << id << "]) = " << escaped(*whole);
   }
 
+  // transformers' clean_up_tokenization_spaces on top (what delphi shows for models that set it).
+  auto const& single_clean = expected.at("single_clean").as_array();
+  for (std::uint32_t id = 0; id < tok.size(); ++id) {
+    auto got = tok.decode_token(id, {.skip_special_tokens = false, .clean_up_tokenization_spaces = true});
+    ASSERT_TRUE(got);
+    if (*got != std::string_view(single_clean[id].as_string()) && failures++ < 10)
+      ADD_FAILURE() << name << ": id " << id << " cleaned up decodes to " << escaped(*got) << ", expected "
+                    << escaped(single_clean[id].as_string());
+  }
+
   auto const& sequences = expected.at("sequences").as_array();
   auto const& whole = expected.at("whole").as_array();
   auto const& whole_skip = expected.at("whole_skip").as_array();
+  auto const& whole_clean = expected.at("whole_clean").as_array();
   ASSERT_GE(sequences.size(), 2000u);
   std::vector<std::uint32_t> ids;
   for (std::size_t s = 0; s < sequences.size(); ++s) {
     ids.clear();
     for (auto const& v : sequences[s].as_array()) ids.push_back(v.to_number<std::uint32_t>());
     auto got = tok.decode(ids);
-    auto got_skip = tok.decode(ids, {.skip_special_tokens = true});
+    auto got_skip = tok.decode(ids, {.skip_special_tokens = true, .clean_up_tokenization_spaces = false});
     ASSERT_TRUE(got && got_skip);
     if (*got != std::string_view(whole[s].as_string()) && failures++ < 10)
       ADD_FAILURE() << name << ": sequence " << s << " decodes to " << escaped(*got) << ", Hugging Face says "
                     << escaped(whole[s].as_string());
+    auto got_clean = tok.decode(ids, {.skip_special_tokens = false, .clean_up_tokenization_spaces = true});
+    ASSERT_TRUE(got_clean);
+    if (*got_clean != std::string_view(whole_clean[s].as_string()) && failures++ < 10)
+      ADD_FAILURE() << name << ": sequence " << s << " cleaned up decodes to " << escaped(*got_clean);
     if (*got_skip != std::string_view(whole_skip[s].as_string()) && failures++ < 10)
       ADD_FAILURE() << name << ": sequence " << s << " (skip special) decodes to " << escaped(*got_skip)
                     << ", Hugging Face says " << escaped(whole_skip[s].as_string());
@@ -186,7 +201,7 @@ TEST(reference, real_tokenizers_have_the_expected_shape) {
   EXPECT_EQ(gpt2->size(), 50257u);
   EXPECT_TRUE(gpt2->is_special(50256));
   EXPECT_EQ(gpt2->decode_token(50256).value(), "<|endoftext|>");
-  EXPECT_EQ(gpt2->decode_token(50256, {.skip_special_tokens = true}).value(), "");
+  EXPECT_EQ(gpt2->decode_token(50256, {.skip_special_tokens = true, .clean_up_tokenization_spaces = false}).value(), "");
   EXPECT_EQ(gpt2->decode_token(995).value(), " world");
   std::vector<std::uint32_t> const hello{15496, 995, 11};
   EXPECT_EQ(gpt2->decode(hello).value(), "Hello world,");
@@ -255,7 +270,20 @@ TEST(decode, skip_special_and_added_token_ids_follow_hugging_face) {
   EXPECT_FALSE(tok.is_special(3));
   std::vector<std::uint32_t> ids{0, 1, 2, 3};
   EXPECT_EQ(tok.decode(ids).value(), "a b new more");  // no decoder: joined with spaces
-  EXPECT_EQ(tok.decode(ids, {.skip_special_tokens = true}).value(), "b more");
+  EXPECT_EQ(tok.decode(ids, {.skip_special_tokens = true, .clean_up_tokenization_spaces = false}).value(), "b more");
+}
+
+TEST(decode, transformers_clean_up_is_optional) {
+  auto tok = parse_ok(bpe_json(R"({"type":"ByteLevel"})", R"({"Ġ.":0,"Ġn't":1,"a":2,"Ġdo":3,"Ġnot":4})"));
+  tk::decode_options clean;
+  clean.clean_up_tokenization_spaces = true;
+  EXPECT_EQ(tok.decode_token(0).value(), " .");
+  EXPECT_EQ(tok.decode_token(0, clean).value(), ".");
+  EXPECT_EQ(tok.decode_token(1, clean).value(), "n't");
+  EXPECT_EQ(tok.decode_token(2, clean).value(), "a");
+  std::vector<std::uint32_t> ids{2, 0, 3, 4};
+  EXPECT_EQ(tok.decode(ids).value(), "a . do not");
+  EXPECT_EQ(tok.decode(ids, clean).value(), "a. do not");  // transformers does not touch "do not"
 }
 
 TEST(decode, table_views_stay_valid_after_moves) {
@@ -407,6 +435,14 @@ TEST_F(find_test, beside_the_cache) {
   auto r = tk::find_tokenizer_for_cache(cache, "", {});
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(*r, cache / "tokenizer.json");
+  write_file(root / "tokenizer.json", "{}");  // beside the cache folder loses to one inside it
+  r = tk::find_tokenizer_for_cache(cache / "", "", {});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(*r, cache / "tokenizer.json");
+  fs::remove(cache / "tokenizer.json");
+  r = tk::find_tokenizer_for_cache(cache, "", {});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(*r, root / "tokenizer.json");
   write_file(module / "tokenizer.json", "{}");
   r = tk::find_tokenizer_for_cache(module, "", {});
   ASSERT_TRUE(r) << r.error().message;

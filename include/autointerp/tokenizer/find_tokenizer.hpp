@@ -35,7 +35,8 @@ struct tokenizer_search {
 AUTOINTERP_DECL std::vector<std::filesystem::path> default_hub_caches();
 
 /// The tokenizer.json to use, looked for in this order: `explicit_path`; `module_dir/tokenizer.json`;
-/// `cache_root/tokenizer.json`; `model_name` as a local folder; for each hub cache,
+/// `cache_root/tokenizer.json`; `tokenizer.json` beside the cache folder (in its parent, as in
+/// examples/data); `model_name` as a local folder; for each hub cache,
 /// `models--ORG--NAME/snapshots/<refs/main>/tokenizer.json`, then the newest other snapshot.
 /// Errors: `errc::file_not_found` when the explicit path does not exist; `errc::tokenizer_not_found`
 /// otherwise, with one line listing the places tried and how to get the file

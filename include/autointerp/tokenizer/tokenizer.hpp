@@ -19,6 +19,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace autointerp::tokenizer {
@@ -28,6 +29,10 @@ struct decode_options {
   /// Drop ids whose token is an added token marked `"special": true` (Hugging Face's
   /// `skip_special_tokens`). Default false: special tokens show as their text, like delphi.
   bool skip_special_tokens = false;
+  /// Also apply transformers' `clean_up_tokenization` (" ." -> ".", " n't" -> "n't", ...), which
+  /// transformers' `decode` does after the Rust decoder when the model's tokenizer_config.json sets
+  /// `clean_up_tokenization_spaces` (Llama 3 does). Default false: the `tokenizers` library's output.
+  bool clean_up_tokenization_spaces = false;
 };
 
 /// A loaded tokenizer.json. Immutable after loading: every member function is const and safe to
@@ -55,6 +60,7 @@ class tokenizer {
   /// `decode_token` for an id the caller has already checked (`id < size()`); no error path.
   std::string_view decode_token_unchecked(std::uint32_t id, decode_options options = {}) const noexcept {
     if (options.skip_special_tokens && (flags_[id] & special_flag)) return {};
+    if (options.clean_up_tokenization_spaces && (flags_[id] & cleaned_flag)) return cleaned_text(id);
     return {text_.data() + text_offsets_[id], text_offsets_[id + 1] - text_offsets_[id]};
   }
 
@@ -84,9 +90,10 @@ class tokenizer {
 
  private:
   friend struct tokenizer_builder;
-  static constexpr std::uint8_t present_flag = 1, special_flag = 2;
+  static constexpr std::uint8_t present_flag = 1, special_flag = 2, cleaned_flag = 4;
 
   AUTOINTERP_DECL error out_of_range(std::uint32_t id) const;
+  AUTOINTERP_DECL std::string_view cleaned_text(std::uint32_t id) const noexcept;
 
   std::string model_type_;
   std::string source_;                          ///< where it was loaded from, for messages
@@ -97,6 +104,8 @@ class tokenizer {
   std::vector<std::size_t> piece_offsets_;      ///< size() + 1 offsets into pieces_
   std::string text_;                            ///< per-token decoded strings, concatenated
   std::vector<std::size_t> text_offsets_;       ///< size() + 1 offsets into text_
+  /// Per-token strings that clean_up_tokenization changes (few), sorted by id (cleaned_flag set).
+  std::vector<std::pair<std::uint32_t, std::string>> cleaned_;
 };
 
 /// Parses the text of a tokenizer.json. `source` names it in error messages (a path, usually).

@@ -101,7 +101,17 @@ AUTOINTERP_DECL result<std::filesystem::path> find_tokenizer(tokenizer_search co
     return detail::is_file(candidate);
   };
   if (!search.module_dir.empty() && check(search.module_dir / "tokenizer.json")) return search.module_dir / "tokenizer.json";
-  if (!search.cache_root.empty() && check(search.cache_root / "tokenizer.json")) return search.cache_root / "tokenizer.json";
+  if (!search.cache_root.empty()) {
+    if (check(search.cache_root / "tokenizer.json")) return search.cache_root / "tokenizer.json";
+    // Beside the cache folder (as in examples/data: cache/ and tokenizer.json side by side).
+    std::error_code ec;
+    fs::path root = fs::absolute(search.cache_root, ec).lexically_normal();
+    if (root.filename().empty() && root.has_parent_path()) root = root.parent_path();
+    if (!ec && root.has_parent_path() && root.parent_path() != root) {
+      fs::path const beside = root.parent_path() / "tokenizer.json";
+      if (check(beside)) return beside;
+    }
+  }
 
   std::string const model = search.model_name.empty() ? detail::model_name_of_cache(search) : search.model_name;
   if (!model.empty()) {

@@ -113,6 +113,14 @@ inline std::optional<unsigned char> byte_token(std::string_view t) noexcept {
   return static_cast<unsigned char>(hi * 16 + lo);
 }
 
+// transformers' clean_up_tokenization: the same fixes without " do not".
+inline void transformers_cleanup(std::string& s) {
+  static constexpr std::pair<std::string_view, std::string_view> rules[] = {
+      {" .", "."},   {" ?", "?"},   {" !", "!"},   {" ,", ","},   {" ' ", "'"},
+      {" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
+  for (auto const& [from, to] : rules) replace_in_place(s, from, to);
+}
+
 inline void apply_step(byte_level_step const&, std::vector<std::string>& tokens) {
   static byte_level_table const table;
   std::string bytes;
@@ -235,6 +243,13 @@ AUTOINTERP_DECL error tokenizer::out_of_range(std::uint32_t id) const {
                         "tokenizer.json");
 }
 
+AUTOINTERP_DECL std::string_view tokenizer::cleaned_text(std::uint32_t id) const noexcept {
+  auto it = std::lower_bound(cleaned_.begin(), cleaned_.end(), id,
+                             [](auto const& entry, std::uint32_t key) { return entry.first < key; });
+  if (it == cleaned_.end() || it->first != id) return {};  // not reached: cleaned_flag marks entries
+  return it->second;
+}
+
 AUTOINTERP_DECL result<void> tokenizer::decode_tokens(std::span<std::uint32_t const> ids,
                                                       std::vector<std::string>& out,
                                                       decode_options options) const {
@@ -272,10 +287,11 @@ AUTOINTERP_DECL result<std::string> tokenizer::decode(std::span<std::uint32_t co
       if (i) text += ' ';
       text += tokens[i];
     }
-    return text;
+  } else {
+    detail::apply_decoder_steps(steps_, tokens);
+    for (auto const& t : tokens) text += t;
   }
-  detail::apply_decoder_steps(steps_, tokens);
-  for (auto const& t : tokens) text += t;
+  if (options.clean_up_tokenization_spaces) detail::transformers_cleanup(text);
   return text;
 }
 
@@ -579,7 +595,14 @@ struct tokenizer_builder {
       tok.pieces_.append(piece);
       one.assign(1, std::string(piece));
       if (tok.has_decoder_) detail::apply_decoder_steps(tok.steps_, one);
+      std::size_t const start = tok.text_.size();
       for (auto const& t : one) tok.text_ += t;
+      std::string cleaned = tok.text_.substr(start);
+      detail::transformers_cleanup(cleaned);
+      if (cleaned.size() != tok.text_.size() - start) {  // the fixes only ever shorten the text
+        tok.flags_[id] |= tokenizer::cleaned_flag;
+        tok.cleaned_.emplace_back(static_cast<std::uint32_t>(id), std::move(cleaned));
+      }
     }
     tok.piece_offsets_[n] = tok.pieces_.size();
     tok.text_offsets_[n] = tok.text_.size();
