@@ -11,7 +11,9 @@
 
 #include "test_paths.hpp"
 
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -28,6 +30,8 @@
 #include <random>
 #include <set>
 #include <sstream>
+#include <thread>
+#include <tuple>
 
 namespace {
 
@@ -392,6 +396,497 @@ TEST(DelphiFixtures, EveryExpectedFileMatches) {
     }
     EXPECT_EQ(compared, expected.size());
   }
+}
+
+}  // namespace
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Properties over many random small caches (the properties delphi's own constructor tests check).
+
+struct small_cache {
+  std::shared_ptr<cache::token_matrix> tokens;
+  cache::latent_activations latent;
+};
+
+small_cache random_cache(std::mt19937& g, std::size_t rows, std::size_t ctx, double density, bool ties) {
+  small_cache c;
+  c.tokens = std::make_shared<cache::token_matrix>();
+  c.tokens->rows = rows;
+  c.tokens->ctx = ctx;
+  c.tokens->ids.resize(rows * ctx);
+  for (auto& id : c.tokens->ids) id = g() % 50000;
+  c.latent.latent = {"layers.0", 7};
+  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t p = 0; p < ctx; ++p)
+      if (u(g) < density) {
+        c.latent.rows.push_back(static_cast<std::uint32_t>(r));
+        c.latent.positions.push_back(static_cast<std::uint32_t>(p));
+        float v = ties ? static_cast<float>(1 + g() % 4) : round_to_half(0.01f + 8.0f * u(g));
+        c.latent.values.push_back(v);
+      }
+  return c;
+}
+
+float true_activation(cache::latent_activations const& a, std::size_t ctx, std::uint64_t flat) {
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (a.rows[i] * ctx + a.positions[i] == flat) return a.values[i];
+  return 0.0f;
+}
+
+TEST(RecordProperties, RandomCachesAllSamplers) {
+  std::mt19937 g(1234);
+  int built = 0;
+  for (int iter = 0; iter < 300; ++iter) {
+    std::size_t ctx = std::size_t{8} << (iter % 3);  // 8, 16, 32
+    std::size_t rows = 1 + g() % 12;
+    auto c = random_cache(g, rows, ctx, 0.02 + 0.3 * (g() % 100) / 100.0, iter % 4 == 0);
+    record_options o;
+    o.example_ctx_len = static_cast<std::uint32_t>(ctx >> (g() % 3));
+    o.min_examples = 0;
+    o.n_examples_train = static_cast<std::uint32_t>(g() % 25);
+    o.n_examples_test = static_cast<std::uint32_t>(g() % 25);
+    o.n_quantiles = 1 + static_cast<std::uint32_t>(g() % 6);
+    o.ratio_top = (g() % 11) / 10.0;
+    o.n_non_activating = static_cast<std::uint32_t>(g() % 8);
+    o.train_type = static_cast<train_sampler>(iter % 4);
+    o.windows = (iter / 4) % 2 ? window_kind::centered : window_kind::max;
+    SCOPED_TRACE("iteration " + std::to_string(iter));
+    auto rec = build_record(*c.tokens, c.latent, o);
+    ASSERT_TRUE(rec) << rec.error().what();
+    ++built;
+    auto w = make_example_windows(*c.tokens, c.latent, o.windows, o.example_ctx_len, 0);
+    ASSERT_TRUE(w);
+    std::uint32_t const len = o.example_ctx_len;
+    EXPECT_EQ(rec->n_examples, w->size());
+    std::set<std::uint64_t> windows_with_activity;
+    for (std::size_t i = 0; i < c.latent.size(); ++i)
+      windows_with_activity.insert((c.latent.rows[i] * ctx + c.latent.positions[i]) / len);
+    if (o.windows == window_kind::max) {
+      EXPECT_EQ(rec->n_examples, windows_with_activity.size());
+    }
+    EXPECT_DOUBLE_EQ(rec->per_context_frequency,
+                     static_cast<double>(windows_with_activity.size()) / static_cast<double>(rows * ctx / len));
+    EXPECT_DOUBLE_EQ(rec->per_token_frequency, static_cast<double>(c.latent.size()) / static_cast<double>(rows * ctx));
+    // Windows sorted by maximum (max windows; centered ones rank by their middle window).
+    if (o.windows == window_kind::max) {
+      for (std::size_t i = 1; i < w->size(); ++i) EXPECT_GE(w->max_activation(i - 1), w->max_activation(i));
+    }
+    // Each window is a real slice of the token matrix, within one row; max windows are aligned and
+    // carry the latent's true activations, centered ones in their middle part.
+    for (std::size_t i = 0; i < w->size(); ++i) {
+      std::uint64_t off = w->token_offset(i);
+      ASSERT_LE(off + len, rows * ctx);
+      EXPECT_EQ(off / ctx, (off + len - 1) / ctx);
+      std::vector<float> acts(len);
+      w->activations(i, acts);
+      if (o.windows == window_kind::max) {
+        EXPECT_EQ(off % len, 0u);
+        for (std::uint32_t k = 0; k < len; ++k) EXPECT_EQ(acts[k], true_activation(c.latent, ctx, off + k));
+        EXPECT_GT(*std::max_element(acts.begin(), acts.end()), 0.0f);
+      } else {
+        std::uint64_t mid = w->window(i) * len;  // first token of the middle window
+        EXPECT_GE(off + len, mid + len / 4);  // 3/4 before the middle window's maximum, 1/4 after
+        EXPECT_LE(off + len / 4, mid + len);
+        for (std::uint32_t k = 0; k < len; ++k) {
+          if (off + k >= mid && off + k < mid + len) {
+            EXPECT_EQ(acts[k], true_activation(c.latent, ctx, off + k));
+          }
+        }
+        std::uint64_t r = w->window(i) % (ctx / len);
+        EXPECT_TRUE(r != 0 && r != ctx / len - 1);
+      }
+    }
+    // Sizes within bounds; quantile indices within their slice and in order.
+    std::size_t n = w->size();
+    EXPECT_LE(rec->train.size(), o.n_examples_train);
+    EXPECT_LE(rec->test.size(), o.n_examples_test);
+    EXPECT_EQ(rec->examples_max_activation.size(), std::min<std::size_t>(n, 50));
+    auto check_quantiles = [&](std::vector<sampled_example> const& s, std::size_t first, std::size_t count) {
+      std::size_t slice = count / o.n_quantiles;
+      for (std::size_t i = 0; i < s.size(); ++i) {
+        if (i) {
+          EXPECT_LE(s[i - 1].quantile, s[i].quantile);
+        }
+        EXPECT_GE(s[i].index, first + s[i].quantile * slice);
+        EXPECT_LT(s[i].index, first + (s[i].quantile + 1) * slice);
+      }
+      std::set<std::uint32_t> distinct;
+      for (auto x : s) distinct.insert(x.index);
+      EXPECT_EQ(distinct.size(), s.size());
+    };
+    auto train = sample_train(n, o);
+    ASSERT_EQ(train.size(), rec->train.size());
+    if (o.train_type == train_sampler::quantiles) {
+      check_quantiles(train, 0, n);
+      std::size_t slice = n / o.n_quantiles, per = o.n_examples_train / o.n_quantiles;
+      EXPECT_EQ(train.size(), o.n_quantiles * std::min(slice, per));
+    }
+    if (o.train_type == train_sampler::top) {
+      EXPECT_EQ(train.size(), std::min<std::size_t>(n, o.n_examples_train));
+    }
+    if (o.train_type == train_sampler::random) {
+      EXPECT_EQ(train.size(), std::min<std::size_t>(n, o.n_examples_train));
+    }
+    check_quantiles(sample_test(n, o), 0, n);
+    for (auto const* set : {&rec->train, &rec->test})
+      for (auto const& ex : *set) {
+        ASSERT_EQ(ex.tokens.size(), len);
+        ASSERT_EQ(ex.levels.size(), len);
+        for (std::uint32_t k = 0; k < len; ++k) {
+          EXPECT_LE(ex.levels[k], 10);
+          EXPECT_EQ(ex.levels[k] == 0, !(ex.activations[k] > 0)) << "level 0 exactly where silent";
+        }
+        EXPECT_LT(ex.quantile, std::max<std::uint32_t>(o.n_quantiles, 1));
+      }
+    // (Centered windows hold their maximum only when len / 4 >= 1: delphi cuts len - len / 4
+    // tokens before it and len / 4 after, so a 2-token window ends just before its maximum.)
+    if (o.train_type == train_sampler::top && !rec->train.empty() && (o.windows == window_kind::max || len >= 4)) {
+      EXPECT_EQ(*std::max_element(rec->train[0].levels.begin(), rec->train[0].levels.end()), 10) << to_json_line(*rec);
+    }
+    // Non-activating: as many as asked when enough silent windows exist, each silent.
+    std::uint64_t silent = rows * ctx / len - windows_with_activity.size();
+    EXPECT_EQ(rec->non_activating.size(), silent >= o.n_non_activating ? o.n_non_activating : 0u);
+    for (auto const& na : rec->non_activating)
+      EXPECT_TRUE(is_silent_window(*c.tokens, w->active_windows(), len, na.tokens));
+    // Deterministic: the same input gives the same record.
+    auto again = build_record(*c.tokens, c.latent, o);
+    ASSERT_TRUE(again);
+    EXPECT_EQ(to_json_line(*again), to_json_line(*rec));
+  }
+  EXPECT_EQ(built, 300);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Degenerate inputs: no crash, documented behaviour.
+
+cache::token_matrix matrix(std::size_t rows, std::size_t ctx) {
+  cache::token_matrix m;
+  m.rows = rows;
+  m.ctx = ctx;
+  m.ids.resize(rows * ctx);
+  for (std::size_t i = 0; i < m.ids.size(); ++i) m.ids[i] = static_cast<std::uint32_t>(i);
+  return m;
+}
+
+cache::latent_activations activity(std::vector<std::tuple<std::uint32_t, std::uint32_t, float>> const& v,
+                                   cache::activation_dtype dt = cache::activation_dtype::f16) {
+  cache::latent_activations a;
+  a.latent = {"m", 3};
+  a.dtype = dt;
+  for (auto [r, p, x] : v) {
+    a.rows.push_back(r);
+    a.positions.push_back(p);
+    a.values.push_back(x);
+  }
+  return a;
+}
+
+TEST(RecordDegenerate, OneWindowFewExamplesAndZeroTrain) {
+  auto m = matrix(4, 16);
+  auto a = activity({{1, 5, 2.0f}, {1, 6, 1.0f}});
+  record_options o;
+  o.example_ctx_len = 8;
+  auto skipped = build_record(m, a, o);  // min_examples 200
+  ASSERT_FALSE(skipped);
+  EXPECT_EQ(skipped.error(), errc::too_few_examples);
+  EXPECT_NE(skipped.error().message.find("has 1 activating windows, fewer than min_examples 200"), std::string::npos)
+      << skipped.error().message;
+  o.min_examples = 1;
+  auto rec = build_record(m, a, o);  // quantiles of one example with 10 quantiles: nothing
+  ASSERT_TRUE(rec) << rec.error().what();
+  EXPECT_EQ(rec->n_examples, 1u);
+  EXPECT_TRUE(rec->train.empty());
+  EXPECT_TRUE(rec->test.empty());
+  EXPECT_EQ(rec->non_activating.size(), 0u);  // 7 silent windows < 50 asked
+  o.train_type = train_sampler::top;
+  o.n_non_activating = 7;
+  rec = build_record(m, a, o);
+  ASSERT_TRUE(rec);
+  ASSERT_EQ(rec->train.size(), 1u);
+  EXPECT_EQ(rec->train[0].levels[5], 10);
+  EXPECT_EQ(rec->train[0].levels[6], 5);
+  EXPECT_EQ(rec->train[0].tokens[0], 16u);
+  EXPECT_EQ(rec->non_activating.size(), 7u);
+  o.n_examples_train = 0;
+  rec = build_record(m, a, o);
+  ASSERT_TRUE(rec);
+  EXPECT_TRUE(rec->train.empty());
+}
+
+TEST(RecordDegenerate, EqualZeroAndEverywhereActivations) {
+  auto m = matrix(2, 8);
+  record_options o;
+  o.example_ctx_len = 4;
+  o.min_examples = 0;
+  o.train_type = train_sampler::top;
+  o.n_non_activating = 1;
+  // Active in every window: no non-activating window is available.
+  auto all = activity({{0, 0, 1.0f}, {0, 4, 1.0f}, {1, 1, 1.0f}, {1, 7, 1.0f}});
+  auto rec = build_record(m, all, o);
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->n_examples, 4u);
+  EXPECT_TRUE(rec->non_activating.empty());
+  EXPECT_DOUBLE_EQ(rec->per_context_frequency, 1.0);
+  for (auto const& ex : rec->train) EXPECT_EQ(*std::max_element(ex.levels.begin(), ex.levels.end()), 10);
+  // Zero activations (stored zeros): maximum raised to 1e-6, levels 0.
+  auto zeros = activity({{0, 1, 0.0f}, {1, 2, 0.0f}});
+  rec = build_record(m, zeros, o);
+  ASSERT_TRUE(rec);
+  for (auto const& ex : rec->train)
+    for (auto l : ex.levels) EXPECT_EQ(l, 0);
+  // No activations at all.
+  rec = build_record(m, activity({}), o);
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->n_examples, 0u);
+  EXPECT_TRUE(rec->train.empty());
+  EXPECT_TRUE(rec->examples_max_activation.empty());
+  EXPECT_EQ(rec->non_activating.size(), 1u);
+  // NaN and infinities from a damaged file: no crash, levels stay in range.
+  auto odd = activity({{0, 1, std::nanf("")}, {0, 5, INFINITY}, {1, 2, -3.0f}}, cache::activation_dtype::f32);
+  for (auto wk : {window_kind::max, window_kind::centered}) {
+    o.windows = wk;
+    rec = build_record(m, odd, o);
+    ASSERT_TRUE(rec);
+    for (auto const& ex : rec->train)
+      for (auto l : ex.levels) EXPECT_LE(l, 10);
+    EXPECT_FALSE(to_json_line(*rec).empty());
+  }
+}
+
+TEST(RecordDegenerate, CenteredNeedsThreeWindowsPerRow) {
+  auto m = matrix(3, 8);
+  auto a = activity({{0, 1, 1.0f}, {1, 5, 2.0f}, {2, 7, 3.0f}});
+  record_options o;
+  o.min_examples = 0;
+  o.windows = window_kind::centered;
+  for (std::uint32_t len : {8u, 4u}) {  // one or two windows per row: every window is a row end
+    o.example_ctx_len = len;
+    auto rec = build_record(m, a, o);
+    ASSERT_TRUE(rec);
+    EXPECT_EQ(rec->n_examples, 0u);
+    EXPECT_GT(rec->per_context_frequency, 0.0);
+  }
+  o.example_ctx_len = 2;  // 4 windows per row; positions 5 (row 1) is in window 2 of 4: kept
+  auto rec = build_record(m, a, o);
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->n_examples, 1u);
+}
+
+TEST(RecordDegenerate, BadOptionsAndShapes) {
+  auto m = matrix(2, 64);
+  auto a = activity({{0, 1, 1.0f}});
+  record_options o;
+  o.example_ctx_len = 24;
+  auto r = build_record(m, a, o);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::bad_option);
+  EXPECT_NE(r.error().message.find("example_ctx_len 24 does not divide the cache context length 64"),
+            std::string::npos)
+      << r.error().message;
+  EXPECT_NE(r.error().message.find("32"), std::string::npos);
+  o.example_ctx_len = 0;
+  EXPECT_EQ(build_record(m, a, o).error(), errc::bad_option);
+  o.example_ctx_len = 32;
+  o.n_quantiles = 0;
+  EXPECT_EQ(build_record(m, a, o).error(), errc::bad_option);
+  o.n_quantiles = 10;
+  o.ratio_top = 1.5;
+  EXPECT_EQ(build_record(m, a, o).error(), errc::bad_option);
+  o.ratio_top = 0.2;
+  auto outside = activity({{2, 1, 1.0f}});
+  EXPECT_EQ(build_record(m, outside, o).error(), errc::bad_shape);
+  auto past = activity({{0, 64, 1.0f}});
+  EXPECT_EQ(build_record(m, past, o).error(), errc::bad_shape);
+  auto ragged = a;
+  ragged.rows.push_back(0);
+  EXPECT_EQ(build_record(m, ragged, o).error(), errc::bad_shape);
+  // Unsorted activations are sorted first (delphi's caches always are).
+  o.min_examples = 0;
+  o.train_type = train_sampler::top;
+  auto sorted = build_record(m, activity({{0, 1, 1.0f}, {1, 3, 2.0f}}), o);
+  auto unsorted = build_record(m, activity({{1, 3, 2.0f}, {0, 1, 1.0f}}), o);
+  ASSERT_TRUE(sorted && unsorted);
+  EXPECT_EQ(to_json_line(*sorted), to_json_line(*unsorted));
+}
+
+TEST(RecordDegenerate, TiesKeepTorchOrder) {
+  // 20 windows with equal maxima: the order is std::sort's (torch's), not the input order.
+  auto m = matrix(20, 4);
+  std::vector<std::tuple<std::uint32_t, std::uint32_t, float>> v;
+  for (std::uint32_t r = 0; r < 20; ++r) v.push_back({r, 1, r % 3 ? 1.0f : 2.0f});
+  auto w = make_example_windows(m, activity(v), window_kind::max, 4, 0);
+  ASSERT_TRUE(w);
+  std::vector<std::pair<float, std::uint32_t>> keyed;
+  for (std::uint32_t r = 0; r < 20; ++r) keyed.push_back({r % 3 ? 1.0f : 2.0f, r});
+  std::sort(keyed.begin(), keyed.end(), [](auto const& a, auto const& b) { return a.first > b.first; });
+  for (std::size_t i = 0; i < 20; ++i) EXPECT_EQ(w->token_offset(i), keyed[i].second * 4u) << i;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Neighbours
+
+TEST(Neighbours, ParseAndErrors) {
+  auto t = parse_neighbours(R"({"3": [[0.9, 5], [0.5, 7.0]], "4": []})", "n.json");
+  ASSERT_TRUE(t) << t.error().what();
+  ASSERT_EQ(t->at(3).size(), 2u);
+  EXPECT_EQ(t->at(3)[0].latent, 5u);
+  EXPECT_DOUBLE_EQ(t->at(3)[0].distance, 0.9);
+  EXPECT_EQ(t->at(3)[1].latent, 7u);
+  EXPECT_TRUE(t->at(4).empty());
+  for (std::string bad : {"[1]", "{\"x\": []}", "{\"1\": 3}", "{\"1\": [[1]]}", "{\"1\": [[\"a\", 1]]}",
+                          "{\"1\": [[1, -2]]}", "{", "{\"1\": [[1, 1.5]]}"}) {
+    auto r = parse_neighbours(bad, "n.json");
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error(), errc::bad_config);
+    EXPECT_EQ(r.error().message.rfind("n.json: ", 0), 0u) << r.error().message;
+  }
+  EXPECT_EQ(load_neighbours("/nonexistent/layers.3-co-occurrence.json").error(), errc::file_not_found);
+  EXPECT_EQ(neighbour_file("/n", "layers.3", "co-occurrence"), std::filesystem::path("/n/layers.3-co-occurrence.json"));
+}
+
+TEST(Neighbours, WindowsWhereNeighbourFiresAndLatentDoesNot) {
+  auto m = matrix(8, 16);  // windows of 4: 32 windows
+  auto me = activity({{0, 0, 1.0f}, {3, 9, 1.0f}});
+  record_options o;
+  o.example_ctx_len = 4;
+  o.min_examples = 0;
+  o.n_non_activating = 12;
+  o.non_activating_source = non_activating_kind::neighbours;
+  // Neighbour A fires in 13 windows, one shared with us; neighbour B in 2.
+  std::vector<std::tuple<std::uint32_t, std::uint32_t, float>> va;
+  va.push_back({0, 1, 9.0f});  // window 0: ours too, excluded
+  for (std::uint32_t r = 1; r < 8; ++r) {
+    va.push_back({r, 0, static_cast<float>(r)});
+    va.push_back({r, 13, static_cast<float>(r) + 0.5f});
+  }
+  auto a = std::make_shared<cache::latent_activations>(activity(va));
+  auto b = std::make_shared<cache::latent_activations>(activity({{2, 4, 1.0f}, {5, 8, 2.0f}}));
+  std::vector<neighbour_activity> nbs{{0.75, a}, {0.5, nullptr}, {0.25, b}};
+  auto rec = build_record(m, me, o, nbs);
+  ASSERT_TRUE(rec);
+  ASSERT_EQ(rec->non_activating.size(), 12u);  // 10 from A, then 2 from B (checked before each)
+  for (std::size_t i = 0; i < 10; ++i) EXPECT_FLOAT_EQ(rec->non_activating[i].distance, -0.75f);
+  EXPECT_FLOAT_EQ(rec->non_activating[10].distance, -0.25f);
+  // A's windows ranked by A's maximum: row 7 position 13 (7.5) first.
+  EXPECT_EQ(rec->non_activating[0].tokens[0], 7u * 16 + 12);
+  EXPECT_EQ(rec->non_activating[1].tokens[0], 7u * 16 + 0);
+  auto w = make_example_windows(m, me, window_kind::max, 4, 0);
+  for (auto const& na : rec->non_activating) EXPECT_TRUE(is_silent_window(m, w->active_windows(), 4, na.tokens));
+  // No neighbour gives a window: random fallback.
+  std::vector<neighbour_activity> useless{{0.5, std::make_shared<cache::latent_activations>(activity({{0, 2, 1.0f}}))}};
+  rec = build_record(m, me, o, useless);
+  ASSERT_TRUE(rec);
+  ASSERT_EQ(rec->non_activating.size(), 12u);
+  EXPECT_FLOAT_EQ(rec->non_activating[0].distance, -1.0f);
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON Lines
+
+TEST(RecordJson, FormatsNumbersAndStringsLikePython) {
+  auto f = [](double v) {
+    std::string s;
+    records::detail::append_python_float(s, v);
+    return s;
+  };
+  EXPECT_EQ(f(0.01611328125), "0.01611328125");
+  EXPECT_EQ(f(0.0001), "0.0001");
+  EXPECT_EQ(f(1e-05), "1e-05");
+  EXPECT_EQ(f(1.5e-07), "1.5e-07");
+  EXPECT_EQ(f(1e16), "1e+16");
+  EXPECT_EQ(f(1e15), "1000000000000000.0");
+  EXPECT_EQ(f(123.0), "123.0");
+  EXPECT_EQ(f(0.1 + 0.2), "0.30000000000000004");
+  EXPECT_EQ(f(-2.5), "-2.5");
+  EXPECT_EQ(f(1.0 / 3), "0.3333333333333333");
+  auto r4 = [](double v) {
+    std::string s;
+    records::detail::append_rounded4(s, v);
+    return s;
+  };
+  EXPECT_EQ(r4(7.58203125), "7.582");
+  EXPECT_EQ(r4(0.03125), "0.0312");  // exact tie: to even, as Python's round
+  EXPECT_EQ(r4(0.00015), "0.0001");
+  EXPECT_EQ(r4(2.5e-05), "0.0");
+  EXPECT_EQ(r4(-1e-05), "-0.0");
+  EXPECT_EQ(r4(0.0), "0.0");
+  EXPECT_EQ(r4(1234.56785), "1234.5678");
+  EXPECT_EQ(r4(3.0), "3.0");
+  EXPECT_EQ(r4(1e20), "1e+20");
+  EXPECT_EQ(r4(1e15 + 0.25), "1000000000000000.2");
+  EXPECT_EQ(r4(std::nan("")), "null");
+  auto js = [](std::string_view v) {
+    std::string s;
+    records::detail::append_json_string(s, v);
+    return s;
+  };
+  EXPECT_EQ(js("a\"b\\c\n\t\x01"), "\"a\\\"b\\\\c\\n\\t\\u0001\"");
+  EXPECT_EQ(js("\xc3\xa9"), "\"\\u00e9\"");
+  EXPECT_EQ(js("\xf0\x9f\x98\x80"), "\"\\ud83d\\ude00\"");
+  EXPECT_EQ(js("x\xff"), "\"x\\ufffd\"");
+  EXPECT_EQ(js("\xe2\x82"), "\"\\ufffd\\ufffd\"");  // truncated sequence
+}
+
+TEST(RecordJson, StrTokensGoAfterTokens) {
+  latent_record r;
+  r.latent = {".model.layers.10", 2};
+  activating_example ex;
+  ex.tokens = {1, 2};
+  ex.str_tokens = {"a", " b"};
+  ex.activations = {0.0f, 1.5f};
+  ex.levels = {0, 10};
+  r.train.push_back(ex);
+  r.non_activating.push_back({{4, 5}, -1.0f, {}});
+  EXPECT_EQ(to_json_line(r),
+            "{\"module\": \".model.layers.10\", \"latent\": 2, \"n_examples\": 0, \"per_token_frequency\": 0.0, "
+            "\"per_context_frequency\": 0.0, \"examples_max_activation\": [], \"train\": [{\"tokens\": [1, 2], "
+            "\"str_tokens\": [\"a\", \" b\"], \"activations\": [0.0, 1.5], \"normalized\": [0, 10], \"quantile\": 0}], "
+            "\"test\": [], \"non_activating\": [[4, 5]]}\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Async
+
+TEST(AsyncBuildRecord, RunsOnThePoolAndResumesOnTheCaller) {
+  boost::asio::io_context io;
+  boost::asio::thread_pool pool(2);
+  auto m = std::make_shared<cache::token_matrix const>(matrix(4, 16));
+  record_options o;
+  o.example_ctx_len = 8;
+  o.min_examples = 1;
+  o.train_type = train_sampler::top;
+  std::optional<result<latent_record>> got, skipped;
+  auto io_thread = std::this_thread::get_id();
+  bool resumed_on_io = false;
+  auto one = activity({{1, 5, 2.0f}});  // built outside the coroutine (GCC 12 mishandles braced temporaries there)
+  boost::asio::co_spawn(
+      io,
+      [&]() -> boost::asio::awaitable<void> {
+        got = co_await async_build_record(pool.get_executor(), m, one, o);
+        resumed_on_io = std::this_thread::get_id() == io_thread;
+        auto strict = o;
+        strict.min_examples = 5;
+        skipped = co_await async_build_record(pool.get_executor(), m, one, strict);
+      },
+      boost::asio::detached);
+  io.run();
+  ASSERT_TRUE(got && *got);
+  EXPECT_EQ((*got)->n_examples, 1u);
+  EXPECT_TRUE(resumed_on_io);
+  ASSERT_TRUE(skipped);
+  EXPECT_EQ(skipped->error(), errc::too_few_examples);
+  // Callback form, with a null token matrix.
+  std::optional<result<latent_record>> cb;
+  async_build_record(pool.get_executor(), nullptr, activity({}), o, {},
+                     boost::asio::bind_executor(io, [&](result<latent_record> r) { cb = std::move(r); }));
+  io.restart();
+  io.run();
+  pool.join();
+  ASSERT_TRUE(cb);
+  EXPECT_EQ(cb->error(), errc::tokens_missing);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   cli::action run;
   cli::add_inspect_command(app, run);
   cli::add_convert_command(app, run);
+  cli::add_records_command(app, run);
 
   app.add_subcommand("version", "print the version")->callback([&] {
     run = [] {

@@ -71,6 +71,9 @@ class example_windows {
   /// Which windows contain activity.
   window_mask const& active_windows() const noexcept { return active_; }
 
+  /// The window of the token matrix example `i` was ranked by (for centered examples, the middle
+  /// one of the three it is cut from). Requires i < size().
+  std::uint64_t window(std::size_t i) const noexcept { return segments_[ranked_[i]].window; }
   /// Offset, in the row-major token matrix, of example `i`'s first token; its tokens are the
   /// `ctx_len()` ids from there. Requires i < size().
   AUTOINTERP_DECL std::uint64_t token_offset(std::size_t i) const noexcept;

@@ -1,0 +1,217 @@
+// `autointerp records CACHE --module M [--latents SPEC] [options]`: builds each selected latent's
+// record the way delphi does and prints it as one line of JSON (the schema of delphi's reference
+// fixtures), in latent order. Latents with fewer than --min-examples windows are skipped and
+// counted on stderr.
+#include "commands.hpp"
+
+#include <autointerp/cache/dataset.hpp>
+#include <autointerp/cache/latent_spec.hpp>
+#include <autointerp/records/build_record.hpp>
+#include <autointerp/records/non_activating.hpp>
+#include <autointerp/records/record_json.hpp>
+#include <autointerp/records/record_options.hpp>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <functional>
+#include <iostream>
+#include <latch>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace ai = autointerp;
+namespace rec = autointerp::records;
+
+namespace {
+
+struct records_args {
+  std::string cache, module, latents, tokens_file, neighbours, neighbours_type = "co-occurrence";
+  std::string windows = "max", train_type = "quantiles", test_type = "quantiles", non_activating_source = "random";
+  rec::record_options options;
+  unsigned threads = 0;
+};
+
+int usage_error(std::string const& message) {
+  std::cerr << "autointerp records: " << message << "\n";
+  return 2;
+}
+
+// One latent's outcome: a JSON line, a skip (too few windows) or an error.
+struct outcome {
+  std::string line;
+  bool skipped = false;
+  std::string error;
+};
+
+int run_records(records_args& a) {
+  auto w = rec::parse_window_kind(a.windows);
+  auto tt = rec::parse_train_sampler(a.train_type);
+  auto st = rec::parse_test_sampler(a.test_type);
+  auto ns = rec::parse_non_activating_kind(a.non_activating_source);
+  if (!w) return usage_error("--windows '" + a.windows + "': use max or centered");
+  if (!tt) return usage_error("--train-type '" + a.train_type + "': use top, random, quantiles or mix");
+  if (!st) return usage_error("--test-type '" + a.test_type + "': only quantiles is supported");
+  if (!ns)
+    return usage_error("--non-activating-source '" + a.non_activating_source +
+                       "': use random or neighbours (delphi's FAISS source is not supported yet)");
+  a.options.windows = *w;
+  a.options.train_type = *tt;
+  a.options.test_type = *st;
+  a.options.non_activating_source = *ns;
+  if (auto v = rec::validate(a.options); !v) return usage_error(v.error().what());
+
+  ai::cache::open_options oo;
+  oo.tokens_file = a.tokens_file;
+  auto data = ai::cache::dataset::open(a.cache, oo);
+  if (!data) return usage_error(data.error().what());
+  if (a.module.empty()) {
+    if (data->modules().size() != 1) {
+      std::string names;
+      for (auto const& m : data->modules()) names += (names.empty() ? "" : ", ") + m.name;
+      return usage_error("the cache has several modules (" + names + "); choose one with --module");
+    }
+    a.module = data->modules().front().name;
+  }
+  auto module = data->module(a.module);
+  if (!module) return usage_error(module.error().what());
+  auto tokens = data->tokens(a.module);
+  if (!tokens) return usage_error(tokens.error().what());
+  if (auto c = rec::check_example_ctx_len(a.options.example_ctx_len, (*tokens)->ctx); !c)
+    return usage_error(c.error().what());
+
+  std::vector<std::uint32_t> latents;
+  if (a.latents.empty()) {
+    latents.resize((*module)->width);
+    for (std::uint32_t i = 0; i < latents.size(); ++i) latents[i] = i;
+  } else {
+    auto spec = ai::cache::parse_latent_spec(a.latents, (*module)->width);
+    if (!spec) return usage_error(spec.error().what());
+    latents = std::move(*spec);
+  }
+
+  // delphi's neighbour lists: --neighbours names the JSON file, or the folder holding
+  // <module>-<type>.json.
+  std::optional<rec::neighbour_table> neighbours;
+  if (a.options.non_activating_source == rec::non_activating_kind::neighbours) {
+    if (a.neighbours.empty())
+      return usage_error("--non-activating-source neighbours needs --neighbours PATH (delphi's <module>-<type>.json)");
+    std::filesystem::path p = a.neighbours;
+    std::error_code ec;
+    if (std::filesystem::is_directory(p, ec)) p = rec::neighbour_file(p, a.module, a.neighbours_type);
+    auto table = rec::load_neighbours(p);
+    if (!table) return usage_error(table.error().what());
+    neighbours = std::move(*table);
+  }
+
+  // Steps applied to each built record before it is printed (the tokenizer's --str-tokens fills
+  // `str_tokens` here).
+  std::vector<std::function<void(rec::latent_record&)>> finish;
+
+  auto build_one = [&](std::uint32_t latent) -> outcome {
+    auto acts = data->load_latent(a.module, latent);
+    if (!acts) return {{}, false, acts.error().what()};
+    std::vector<rec::neighbour_activity> nbs;
+    if (neighbours) {
+      auto it = neighbours->find(latent);
+      if (it != neighbours->end())
+        for (auto const& n : it->second) {
+          auto na = data->load_latent(a.module, n.latent);
+          if (!na) continue;  // a neighbour outside the module: skipped, as delphi skips missing data
+          nbs.push_back({n.distance, std::make_shared<ai::cache::latent_activations const>(std::move(*na))});
+        }
+    }
+    auto r = rec::build_record(**tokens, *acts, a.options, nbs);
+    if (!r) {
+      if (r.error() == ai::errc::too_few_examples) return {{}, true, {}};
+      return {{}, false, r.error().what()};
+    }
+    for (auto const& f : finish) f(*r);
+    return {rec::to_json_line(*r), false, {}};
+  };
+
+  unsigned threads = a.threads ? a.threads : std::max(1u, std::thread::hardware_concurrency());
+  boost::asio::thread_pool pool(threads);
+  std::size_t const batch = 256;
+  std::size_t skipped = 0, failed = 0;
+  std::string first_error;
+  std::vector<outcome> results;
+  for (std::size_t begin = 0; begin < latents.size(); begin += batch) {
+    std::size_t const end = std::min(latents.size(), begin + batch);
+    results.assign(end - begin, outcome{});
+    std::latch done(static_cast<std::ptrdiff_t>(end - begin));
+    for (std::size_t i = begin; i < end; ++i)
+      boost::asio::post(pool, [&, i] {
+        try {
+          results[i - begin] = build_one(latents[i]);
+        } catch (std::exception const& e) {
+          results[i - begin] = {{}, false, e.what()};
+        }
+        done.count_down();
+      });
+    done.wait();
+    for (auto& r : results) {
+      if (r.skipped) ++skipped;
+      else if (!r.error.empty()) {
+        ++failed;
+        if (first_error.empty()) first_error = r.error;
+      } else std::cout << r.line;
+    }
+  }
+  std::cout.flush();
+  pool.join();
+  if (skipped)
+    std::cerr << "autointerp records: skipped " << skipped << " of " << latents.size()
+              << " latents with fewer than " << a.options.min_examples << " activating windows (--min-examples)\n";
+  if (failed) {
+    std::cerr << "autointerp records: " << failed << " latents failed; first: " << first_error << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+namespace cli {
+
+void add_records_command(CLI::App& app, action& run) {
+  auto args = std::make_shared<records_args>();
+  auto* cmd = app.add_subcommand("records", "print each latent's record (delphi's windows and samples) as JSON Lines");
+  auto& o = args->options;
+  cmd->add_option("cache", args->cache, "cache folder (delphi layout or native)")->required();
+  cmd->add_option("--module", args->module, "module (required when the cache has several)");
+  cmd->add_option("--latents", args->latents, "latents, e.g. 0-9,17,100-199 (default: all)");
+  cmd->add_option("--example-ctx-len", o.example_ctx_len, "tokens per window; must divide the cache context")
+      ->capture_default_str();
+  cmd->add_option("--min-examples", o.min_examples, "skip latents with fewer windows")->capture_default_str();
+  cmd->add_option("--max-examples", o.max_examples, "keep at most this many windows (0 = all)")->capture_default_str();
+  cmd->add_option("--n-examples-train", o.n_examples_train, "train examples")->capture_default_str();
+  cmd->add_option("--n-examples-test", o.n_examples_test, "test examples (0 = none)")->capture_default_str();
+  cmd->add_option("--n-quantiles", o.n_quantiles, "quantiles of the quantiles/mix samplers")->capture_default_str();
+  cmd->add_option("--train-type", args->train_type, "top, random, quantiles or mix")->capture_default_str();
+  cmd->add_option("--test-type", args->test_type, "quantiles")->capture_default_str();
+  cmd->add_option("--ratio-top", o.ratio_top, "mix: share of train examples from the top")->capture_default_str();
+  cmd->add_option("--n-non-activating", o.n_non_activating, "non-activating windows (0 = none)")
+      ->capture_default_str();
+  cmd->add_option("--non-activating-source", args->non_activating_source,
+                  "random or neighbours (FAISS is not supported yet)")
+      ->capture_default_str();
+  cmd->add_option("--neighbours", args->neighbours,
+                  "delphi's neighbour JSON, or the folder holding <module>-<type>.json");
+  cmd->add_option("--neighbours-type", args->neighbours_type, "neighbour file type when --neighbours is a folder")
+      ->capture_default_str();
+  cmd->add_option("--seed", o.seed, "sampler seed (Python random)")->capture_default_str();
+  cmd->add_option("--non-activating-seed", o.non_activating_seed, "seed of the random non-activating draw")
+      ->capture_default_str();
+  cmd->add_option("--windows", args->windows, "max or centered")->capture_default_str();
+  cmd->add_option("--tokens-file", args->tokens_file, "token matrix (.npy/.safetensors) for caches without tokens");
+  cmd->add_option("--threads", args->threads, "worker threads (default: all cores)");
+  cmd->callback([args, &run] { run = [args] { return run_records(*args); }; });
+}
+
+}  // namespace cli
