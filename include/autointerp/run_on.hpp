@@ -62,12 +62,14 @@ auto async_run_on(Executor cpu, Fn fn, CompletionToken&& token = {}) {
         }
       }();
       auto io = work.get_executor();
-      work.reset();
       boost::asio::post(io, [handler = std::move(handler), r = std::move(r)]() mutable {
         auto slot = boost::asio::get_associated_cancellation_slot(handler);
         if (slot.is_connected()) slot.clear();
         std::move(handler)(std::move(r));
       });
+      // Only now: releasing the guard first could let a running io_context run out of work and
+      // stop before the completion is queued.
+      work.reset();
     });
   };
   return boost::asio::async_initiate<CompletionToken, void(R)>(initiation, token, std::move(cpu),
