@@ -14,5 +14,7 @@ using action = std::function<int()>;
 void add_inspect_command(CLI::App& app, action& run);
 void add_convert_command(CLI::App& app, action& run);
 void add_records_command(CLI::App& app, action& run);
+void add_show_command(CLI::App& app, action& run);
+void add_report_command(CLI::App& app, action& run);
 
 }  // namespace cli

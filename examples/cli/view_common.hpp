@@ -6,6 +6,7 @@
 #include <autointerp/records/record_options.hpp>
 #include <autointerp/report/load_view.hpp>
 #include <autointerp/report/run_results.hpp>
+#include <autointerp/tokenizer/find_tokenizer.hpp>
 #include <autointerp/tokenizer/tokenizer.hpp>
 
 #include <CLI/CLI.hpp>
@@ -34,7 +35,7 @@ inline void add_source_options(CLI::App* cmd, source_args& a) {
   cmd->add_option("--example-ctx-len", a.view.example_ctx_len,
                   "tokens per window (default: 32 when it divides the cache's context, else a whole row)");
   cmd->add_option("--explanations", a.explanations, "a run's output folder (--out of explain) or delphi's explanations folder");
-  cmd->add_option("--tokenizer", a.tokenizer, "tokenizer.json (default: one beside or inside the cache)");
+  cmd->add_option("--tokenizer", a.tokenizer, "tokenizer.json or its folder (default: beside or inside the cache, else the Hugging Face hub cache)");
   cmd->add_option("--tokens-file", a.tokens_file, "token matrix (.npy or .safetensors) for caches without tokens");
 }
 
@@ -74,22 +75,18 @@ inline std::variant<source, int> open_source(std::string_view command, source_ar
   if (!module) return usage_error(command, module.error().what());
   source s{*data, *module, nullptr, std::nullopt, a.view};
 
-  // tokenizer.json inside the module or cache folder, or beside the cache (as in examples/data).
-  std::filesystem::path tok_path = a.tokenizer;
-  if (tok_path.empty()) {
-    std::filesystem::path root = a.cache;
-    for (auto const& dir : {(*module)->path, root, root.parent_path()}) {
-      std::error_code ec;
-      if (std::filesystem::is_regular_file(dir / "tokenizer.json", ec)) {
-        tok_path = dir / "tokenizer.json";
-        break;
-      }
-    }
-  }
-  if (tok_path.empty()) {
-    std::cerr << "autointerp " << command << ": no tokenizer.json beside the cache, so tokens show as ids; pass --tokenizer PATH\n";
+  // tokenizer.json: --tokenizer, else beside or inside the cache, else the Hugging Face hub cache.
+  ai::tokenizer::tokenizer_search search;
+  search.explicit_path = a.tokenizer;
+  search.module_dir = (*module)->path;
+  search.cache_root = data->root();
+  search.model_name = (*module)->model_name;
+  auto tok_path = ai::tokenizer::find_tokenizer(search);
+  if (!tok_path) {
+    if (!a.tokenizer.empty()) return usage_error(command, tok_path.error().what());
+    std::cerr << "autointerp " << command << ": tokens show as ids: " << tok_path.error().what() << "\n";
   } else {
-    auto t = ai::tokenizer::load_tokenizer(tok_path);
+    auto t = ai::tokenizer::load_tokenizer(*tok_path);
     if (!t) return usage_error(command, t.error().what());
     s.tok = std::make_shared<ai::tokenizer::tokenizer const>(std::move(*t));
   }

@@ -7,6 +7,7 @@
 #include <autointerp/records/build_record.hpp>
 #include <autointerp/records/record_options.hpp>
 #include <autointerp/report/latent_view.hpp>
+#include <autointerp/tokenizer/str_tokens.hpp>
 #include <autointerp/tokenizer/tokenizer.hpp>
 
 #include <cstdint>
@@ -56,12 +57,8 @@ inline result<latent_view> load_latent_view(cache::dataset const& data, tokenize
   ro.windows = options.windows;
   auto record = records::build_record(**matrix, *acts, ro);
   if (!record) return record.error();
-  if (tok) {
-    for (auto& ex : record->train) {
-      ex.str_tokens.clear();
-      if (auto r = tok->decode_tokens(ex.tokens, ex.str_tokens); !r) return r.error();
-    }
-  }
+  if (tok)
+    if (auto r = tokenizer::add_str_tokens(*tok, *record); !r) return r.error();
   return make_latent_view(*record, *acts, options.histogram_bins);
 }
 
