@@ -4,6 +4,7 @@
 #include <autointerp/report/escape.hpp>
 #include <autointerp/report/html_report.hpp>
 #include <autointerp/report/latent_view.hpp>
+#include <autointerp/report/load_view.hpp>
 #include <autointerp/report/run_results.hpp>
 #include <autointerp/report/terminal_view.hpp>
 
@@ -13,8 +14,11 @@
 
 #include <gtest/gtest.h>
 
+#include "test_paths.hpp"
+
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -438,4 +442,65 @@ TEST(run_results, reads_run_jsonl_and_explanation_files) {
   auto missing = report::run_results::open(dir);
   ASSERT_FALSE(missing);
   EXPECT_TRUE(missing.error() == autointerp::errc::file_not_found);
+}
+
+// The bundled sample, through the real cache, records and tokenizer: planted latents look as planted.
+TEST(load_view, planted_latents_of_the_sample) {
+  auto data = autointerp::cache::dataset::open(AUTOINTERP_SOURCE_DIR "/examples/data/cache");
+  ASSERT_TRUE(data) << data.error().what();
+  auto tok = autointerp::tokenizer::load_tokenizer(AUTOINTERP_SOURCE_DIR "/examples/data/tokenizer.json");
+  ASSERT_TRUE(tok) << tok.error().what();
+
+  // Latent 69 fires on " Python" only (examples/data/planted.json).
+  auto v = report::load_latent_view(*data, &*tok, {"layers.6", 69}, {.n_windows = 5});
+  ASSERT_TRUE(v) << v.error().what();
+  EXPECT_EQ(v->n_activations, 31u);
+  EXPECT_GT(v->max_activation, 0);
+  EXPECT_NEAR(v->frequency, 31.0 / (256 * 64), 1e-9);
+  ASSERT_EQ(v->windows.size(), 5u);
+  float previous = v->max_activation;
+  for (auto const& w : v->windows) {
+    ASSERT_EQ(w.tokens.size(), 32u);  // delphi's default window length divides the sample's 64
+    float wmax = 0;
+    for (std::size_t i = 0; i < w.tokens.size(); ++i) {
+      if (w.activations[i] > 0) {
+        EXPECT_EQ(w.tokens[i], " Python");
+      }
+      wmax = std::max(wmax, w.activations[i]);
+    }
+    EXPECT_LE(wmax, previous);  // strongest first
+    previous = wmax;
+  }
+  std::uint32_t total = 0;
+  for (auto c : v->histogram) total += c;
+  EXPECT_EQ(total, 31u);
+  EXPECT_EQ(v->histogram.size(), 20u);
+
+  // A dead latent is a view with no windows, not an error.
+  auto dead = report::load_latent_view(*data, &*tok, {"layers.6", 416});
+  ASSERT_TRUE(dead) << dead.error().what();
+  EXPECT_EQ(dead->n_activations, 0u);
+  EXPECT_TRUE(dead->windows.empty());
+
+  // Centered windows of 16 tokens: the maximum sits 3/4 of the way in.
+  auto centered = report::load_latent_view(
+      *data, &*tok, {"layers.6", 69},
+      {.n_windows = 3, .windows = autointerp::records::window_kind::centered, .example_ctx_len = 16});
+  ASSERT_TRUE(centered) << centered.error().what();
+  ASSERT_FALSE(centered->windows.empty());
+  for (auto const& w : centered->windows) {
+    ASSERT_EQ(w.tokens.size(), 16u);
+    EXPECT_EQ(w.tokens[12], " Python");
+  }
+
+  // Without a tokenizer, tokens show as ids; errors name the latent's problem.
+  auto ids = report::load_latent_view(*data, nullptr, {"layers.6", 69}, {.n_windows = 1});
+  ASSERT_TRUE(ids);
+  EXPECT_EQ(ids->windows[0].tokens[0].front(), '[');
+  auto bad = report::load_latent_view(*data, &*tok, {"layers.6", 4096});
+  ASSERT_FALSE(bad);
+  EXPECT_TRUE(bad.error() == autointerp::errc::latent_out_of_range);
+  auto odd = report::load_latent_view(*data, &*tok, {"layers.6", 69}, {.example_ctx_len = 24});
+  ASSERT_FALSE(odd);
+  EXPECT_TRUE(odd.error() == autointerp::errc::bad_option);
 }
