@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Browser test of `autointerp report`: Debian's chromium (installed by cmake/setup.sh) opens the
+# Tests of `autointerp show` (piped and coloured output) and a browser test of `autointerp report`: Debian's chromium (installed by cmake/setup.sh) opens the
 # report of the bundled sample headless; --dump-dom shows that the latents and windows are there,
 # hostile text stayed text and the page fetched nothing; a screenshot is kept as a build artefact.
 # Then a 10,000-latent page is opened and its load time printed (a figure, not a check).
@@ -15,13 +15,22 @@ expect_count() { # what, file, extended regex, minimum[, maximum]
   if [ "$n" -ge "$4" ] && [ "$n" -le "${5:-$n}" ]; then ok "$1 ($n)"; else fail "$1: found $n of /$3/ in $2"; fi
 }
 
+# `show` first (no browser needed): piped output is plain text with << >> marks and no escapes.
+rm -rf "$work"
+mkdir -p "$work"
+"$cli" show "$src/examples/data/cache" --latent 69 --n 3 >"$work/show.txt"
+expect_count "show: header" "$work/show.txt" '^layers\.6 latent 69  max [0-9.]+  31 activations' 1 1
+expect_count "show: three windows with << Python>> marked" "$work/show.txt" '<< Python>>' 3
+expect_count "show: no escape sequences when piped" "$work/show.txt" $'\x1b' 0 0
+"$cli" show "$src/examples/data/cache" --latent 69 --n 3 --color 256 >"$work/show256.txt"
+expect_count "show --color 256: tokens shaded" "$work/show256.txt" $'\x1b\\[48;5;[0-9]+m\x1b\\[38;5;(16|231)m Python\x1b\\[0m' 3
+
 chromium=$(command -v chromium || command -v chromium-browser || true)
 if [ -z "$chromium" ]; then
   echo "FAILED: chromium is not installed; run cmake/setup.sh (it installs Debian's chromium)"
   exit 1
 fi
 
-rm -rf "$work"
 mkdir -p "$work/run/explanations"
 # A run whose explanation for the " Python" latent tries to inject markup.
 printf '%s\n' '{"module":"layers.6","latent":69,"status":"explained","explanation":"the word <img src=x onerror=alert(1)> & \"Python\"","attempts":1}' \
