@@ -29,6 +29,7 @@
 #include <map>
 #include <sstream>
 #include <thread>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace asio = boost::asio;
@@ -461,6 +462,51 @@ TEST(dataset, a_single_module_folder_opens_as_a_cache) {
   EXPECT_EQ(d->modules()[0].name, "layers.3");
   EXPECT_EQ(d->load_latent("layers.3", 270).value().size(),
             cache::dataset::open(cache_a).value().load_latent("layers.3", 270).value().size());
+}
+
+// Older caches: I64 locations, BF16 or F32 activations, I32 tokens. Rewrite cache_a's shards that
+// way and check every latent against the reference reader, directly and after a convert.
+TEST(dataset, older_dtypes_i64_locations_bf16_f32_activations_i32_tokens) {
+  for (std::string act_dtype : {"BF16", "F32"}) {
+    temp_dir tmp("dtypes" + act_dtype);
+    copy_tree(cache_a, tmp.path / "c");
+    for (auto const& e : fs::directory_iterator(tmp.path / "c" / "layers.3")) {
+      if (e.path().extension() != ".safetensors") continue;
+      auto f = read_raw(slurp(e.path()));
+      raw_tensor loc{"I64", f["locations"].shape, {}}, act{act_dtype, f["activations"].shape, {}}, tok{"I32", f["tokens"].shape, {}};
+      for (std::size_t i = 0; i < f["locations"].shape[0] * 3; ++i) {
+        std::int64_t v = raw_int(f["locations"], i);
+        loc.bytes.append(reinterpret_cast<char const*>(&v), 8);
+      }
+      for (std::size_t i = 0; i < f["activations"].shape[0]; ++i) {
+        float v = raw_float(f["activations"], i) * 1.37f;  // not always exact in bfloat16: truncation decides
+        std::uint32_t bits;
+        std::memcpy(&bits, &v, 4);
+        if (act_dtype == "BF16") {
+          auto b = static_cast<std::uint16_t>(bits >> 16);
+          act.bytes.append(reinterpret_cast<char const*>(&b), 2);
+        } else {
+          act.bytes.append(reinterpret_cast<char const*>(&v), 4);
+        }
+      }
+      for (std::size_t i = 0; i < f["tokens"].shape[0] * f["tokens"].shape[1]; ++i) {
+        auto v = static_cast<std::int32_t>(raw_int(f["tokens"], i));
+        tok.bytes.append(reinterpret_cast<char const*>(&v), 4);
+      }
+      spit(e.path(), write_raw({{"locations", loc}, {"activations", act}, {"tokens", tok}}));
+    }
+    auto ref = reference_read(tmp.path / "c" / "layers.3");
+    auto d = cache::dataset::open(tmp.path / "c");
+    ASSERT_TRUE(d) << d.error().message;
+    EXPECT_EQ(d->modules()[0].dtype, act_dtype == "BF16" ? cache::activation_dtype::bf16 : cache::activation_dtype::f32);
+    EXPECT_EQ(expect_matches_reference(*d, "layers.3", ref), ref.total);
+    EXPECT_EQ(d->tokens("layers.3").value()->ids, cache::dataset::open(cache_a).value().tokens("layers.3").value()->ids);
+    ASSERT_TRUE(cache::convert_cache(*d, tmp.path / "n"));
+    auto n = cache::dataset::open(tmp.path / "n");
+    ASSERT_TRUE(n) << n.error().message;
+    EXPECT_EQ(n->modules()[0].dtype, d->modules()[0].dtype);
+    EXPECT_EQ(expect_matches_reference(*n, "layers.3", ref), ref.total);
+  }
 }
 
 // ---- the shared shard cache and the async API ----------------------------------------------------
@@ -897,3 +943,80 @@ TEST(bad_input, unreadable_tokens_file) {
   d = cache::dataset::open(cache_a, tokens_from(tmp.path / "t.npy"));
   expect_error(d ? std::nullopt : std::optional(d.error()), errc::bad_dtype, "t.npy");
 }
+
+// ---- the CLI: inspect and convert ----------------------------------------------------------------
+#if defined(AUTOINTERP_CLI_EXE)
+namespace {
+struct run_result {
+  int code = -1;
+  std::string out, err;
+};
+run_result run_cli(std::string const& args) {
+  temp_dir tmp("cli_err");
+  std::string cmd = std::string("'") + AUTOINTERP_CLI_EXE + "' " + args + " 2>'" + (tmp.path / "err").string() + "'";
+  run_result r;
+  if (FILE* p = ::popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.out.append(buf, n);
+    int status = ::pclose(p);
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  r.err = slurp(tmp.path / "err");
+  return r;
+}
+std::string quoted(fs::path const& p) { return "'" + p.string() + "'"; }
+}  // namespace
+
+TEST(cli, inspect_json_figures_match_the_files_and_survive_convert) {
+  auto ref = reference_read(cache_a / "layers.3");
+  temp_dir tmp("cli");
+  auto converted = run_cli("convert --quiet " + quoted(cache_a) + " " + quoted(tmp.path / "native"));
+  ASSERT_EQ(converted.code, 0) << converted.err;
+  for (auto const& root : {cache_a, tmp.path / "native"}) {
+    auto r = run_cli("inspect --json " + quoted(root));
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto j = boost::json::parse(r.out).as_object();
+    EXPECT_EQ(j.at("format").as_string(), root == cache_a ? "delphi" : "native");
+    auto const& m = j.at("modules").as_array().at(0).as_object();
+    EXPECT_EQ(m.at("name").as_string(), "layers.3");
+    EXPECT_EQ(m.at("width").to_number<std::uint64_t>(), 512u);
+    EXPECT_EQ(m.at("rows").to_number<std::uint64_t>(), 64u);
+    EXPECT_EQ(m.at("ctx_len").to_number<std::uint64_t>(), 64u);
+    EXPECT_EQ(m.at("tokens").to_number<std::uint64_t>(), 4096u);
+    EXPECT_EQ(m.at("activations").to_number<std::uint64_t>(), ref.total);
+    EXPECT_EQ(m.at("alive_latents").to_number<std::uint64_t>(), ref.latents.size());
+    EXPECT_EQ(m.at("dead_latents").to_number<std::uint64_t>(), 512u - ref.latents.size());
+    // The histogram counts every latent once, in the bin of its activation count.
+    std::uint64_t binned = 0;
+    for (auto const& b : m.at("histogram").as_array()) {
+      auto lo = b.at("min").to_number<std::uint64_t>(), hi = b.at("max").to_number<std::uint64_t>();
+      std::uint64_t expected = lo == 0 ? 512u - ref.latents.size() : 0;
+      for (auto const& [l, acts] : ref.latents) expected += acts.size() >= lo && acts.size() <= hi && lo > 0;
+      EXPECT_EQ(b.at("latents").to_number<std::uint64_t>(), expected) << lo << "-" << hi;
+      binned += b.at("latents").to_number<std::uint64_t>();
+    }
+    EXPECT_EQ(binned, 512u);
+  }
+  auto text = run_cli("inspect " + quoted(cache_a));
+  ASSERT_EQ(text.code, 0);
+  EXPECT_NE(text.out.find("module layers.3"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("histogram"), std::string::npos) << text.out;
+}
+
+TEST(cli, bad_input_exits_2_with_one_line_naming_the_file) {
+  temp_dir tmp("cli_bad");
+  copy_tree(cache_a, tmp.path / "c");
+  fs::remove(tmp.path / "c" / "layers.3" / "config.json");
+  auto r = run_cli("inspect " + quoted(tmp.path / "c"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err.rfind("autointerp: ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find("config.json"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  r = run_cli("convert --quiet " + quoted(cache_a) + " " + quoted(cache_a));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("not empty"), std::string::npos) << r.err;
+  r = run_cli("inspect " + quoted(cache_a) + " --module layers.9");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("layers.9"), std::string::npos) << r.err;
+}
+#endif

@@ -84,38 +84,51 @@ AUTOINTERP_DECL result<decoded_shard> decode_shard(safetensors_file const& file,
   std::byte const* lp = file.tensor(*loc).data();
   std::byte const* ap = file.tensor(*act).data();
 
-  // Pass 1: validate every location and count per latent.
-  out.first_latent = limits.first_latent;
-  out.last_latent = limits.last_latent;
-  out.offsets.assign(std::size_t(span) + 1, 0);
-  for (std::uint64_t i = 0; i < n; ++i) {
-    std::int64_t row = detail::int_at(lp, loc->dtype, i * 3), pos = detail::int_at(lp, loc->dtype, i * 3 + 1),
-                 lat = detail::int_at(lp, loc->dtype, i * 3 + 2);
-    bool row_ok = row >= 0 && row <= 0xffffffffLL && (limits.rows == 0 || std::uint64_t(row) < limits.rows);
-    bool pos_ok = pos >= 0 && pos <= 0xffffffffLL && (limits.ctx_len == 0 || std::uint64_t(pos) < limits.ctx_len);
-    bool lat_ok = lat >= 0 && std::uint64_t(lat) < span;
-    if (!row_ok || !pos_ok || !lat_ok)
-      return bad(errc::bad_shape, "locations[" + std::to_string(i) + "] = (" + std::to_string(row) + ", " +
-                                      std::to_string(pos) + ", " + std::to_string(lat) + ") is outside " +
-                                      (limits.rows ? std::to_string(limits.rows) : std::string("?")) + " rows x " +
-                                      (limits.ctx_len ? std::to_string(limits.ctx_len) : std::string("?")) +
-                                      " positions x " + std::to_string(span) + " latents of this shard");
-    ++out.offsets[std::size_t(lat) + 1];
-  }
-  std::partial_sum(out.offsets.begin(), out.offsets.end(), out.offsets.begin());
+  // Both passes are instantiated per location type so the inner loops carry no dtype switch.
+  auto decode = [&]<class L>(L) -> result<void> {
+    auto at = [&](std::uint64_t i) { return static_cast<std::int64_t>(detail::load_le<L>(lp + i * sizeof(L))); };
+    // Pass 1: validate every location and count per latent.
+    out.first_latent = limits.first_latent;
+    out.last_latent = limits.last_latent;
+    out.offsets.assign(std::size_t(span) + 1, 0);
+    std::uint64_t const max_row = limits.rows ? limits.rows - 1 : 0xffffffffu;
+    std::uint64_t const max_pos = limits.ctx_len ? limits.ctx_len - 1 : 0xffffffffu;
+    for (std::uint64_t i = 0; i < n; ++i) {
+      std::int64_t row = at(i * 3), pos = at(i * 3 + 1), lat = at(i * 3 + 2);
+      if (row < 0 || std::uint64_t(row) > max_row || pos < 0 || std::uint64_t(pos) > max_pos || lat < 0 ||
+          std::uint64_t(lat) >= span)
+        return bad(errc::bad_shape, "locations[" + std::to_string(i) + "] = (" + std::to_string(row) + ", " +
+                                        std::to_string(pos) + ", " + std::to_string(lat) + ") is outside " +
+                                        (limits.rows ? std::to_string(limits.rows) : std::string("?")) + " rows x " +
+                                        (limits.ctx_len ? std::to_string(limits.ctx_len) : std::string("?")) +
+                                        " positions x " + std::to_string(span) + " latents of this shard");
+      ++out.offsets[std::size_t(lat) + 1];
+    }
+    std::partial_sum(out.offsets.begin(), out.offsets.end(), out.offsets.begin());
 
-  // Pass 2: scatter (stable, so rows already in (row, position) order stay that way).
-  out.rows.resize(n);
-  out.positions.resize(n);
-  out.values.resize(n);
-  std::vector<std::uint64_t> cursor(out.offsets.begin(), out.offsets.end() - 1);
-  for (std::uint64_t i = 0; i < n; ++i) {
-    auto lat = static_cast<std::size_t>(detail::int_at(lp, loc->dtype, i * 3 + 2));
-    auto at = cursor[lat]++;
-    out.rows[at] = static_cast<std::uint32_t>(detail::int_at(lp, loc->dtype, i * 3));
-    out.positions[at] = static_cast<std::uint32_t>(detail::int_at(lp, loc->dtype, i * 3 + 1));
-    out.values[at] = detail::float_at(ap, out.dtype, i);
-  }
+    // Pass 2: scatter (stable, so rows already in (row, position) order stay that way).
+    out.rows.resize(n);
+    out.positions.resize(n);
+    out.values.resize(n);
+    std::vector<std::uint64_t> cursor(out.offsets.begin(), out.offsets.end() - 1);
+    for (std::uint64_t i = 0; i < n; ++i) {
+      auto k = cursor[static_cast<std::size_t>(at(i * 3 + 2))]++;
+      out.rows[k] = static_cast<std::uint32_t>(at(i * 3));
+      out.positions[k] = static_cast<std::uint32_t>(at(i * 3 + 1));
+      out.values[k] = detail::float_at(ap, out.dtype, i);
+    }
+    return {};
+  };
+  result<void> decoded = [&]() -> result<void> {
+    switch (loc->dtype) {
+      case tensor_dtype::u16: return decode(std::uint16_t{});
+      case tensor_dtype::u32: return decode(std::uint32_t{});
+      case tensor_dtype::i32: return decode(std::int32_t{});
+      case tensor_dtype::i64: return decode(std::int64_t{});
+      default: return decode(std::uint64_t{});
+    }
+  }();
+  if (!decoded) return decoded.error();
 
   // delphi writes locations in (row, position) order, so this is normally a check only.
   std::vector<std::uint64_t> perm;
