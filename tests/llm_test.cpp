@@ -717,3 +717,75 @@ TEST(llm_client, works_with_futures_from_another_thread) {
   ASSERT_TRUE(r) << r.error().what();
   EXPECT_EQ(r->text, "future");
 }
+
+TEST(llm_client, tls_without_close_notify_at_the_end_of_the_body_is_harmless) {
+  asio::io_context io;
+  std::string body = fake_reply::completion("cut short but complete").body;
+  fake_llm_server server(io.get_executor(), [&](fake_request const&) {
+    // No Content-Length: the body ends where the connection ends, and the server skips close_notify.
+    auto r = fake_reply::raw("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n" + body);
+    r.what = fake_reply::action::raw_then_close;
+    return r;
+  }, autointerp::testing::fake_server_options::https());
+  auto r = chat_once(io, server, options_for(server));
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->text, "cut short but complete");
+  EXPECT_EQ(r->attempts, 1u);
+}
+
+TEST(llm_client, tls_handshake_timeout_is_reported_per_phase) {
+  asio::io_context io;
+  // Listens but never accepts: TCP connects (the kernel completes it), the TLS handshake never does.
+  asio::ip::tcp::acceptor silent(io, {asio::ip::make_address("127.0.0.1"), 0});
+  llm::client_options o;
+  o.endpoint = llm::local("https://127.0.0.1:" + std::to_string(silent.local_endpoint().port()) + "/v1");
+  o.proxy = llm::proxy_settings{};
+  o.timeouts.tls_handshake = 40ms;
+  o.retry.max_attempts = 1;
+  llm::client c(io.get_executor(), o);
+  std::optional<result<llm::chat_response>> out;
+  run(io, [&]() -> asio::awaitable<void> { out = co_await c.chat(request()); }, {[&] { silent.close(); }});
+  ASSERT_FALSE(*out);
+  EXPECT_TRUE(out->error() == errc::timeout) << out->error().what();
+  EXPECT_NE(out->error().message.find("TLS handshake"), std::string::npos) << out->error().message;
+  EXPECT_NE(out->error().message.find("tls_handshake"), std::string::npos) << out->error().message;
+}
+
+TEST(llm_client, rate_budget_spaces_requests_and_reports_adaptation) {
+  asio::io_context io;
+  std::vector<std::chrono::steady_clock::time_point> arrivals;
+  fake_llm_server server(io.get_executor(), [&](fake_request const&) {
+    arrivals.push_back(std::chrono::steady_clock::now());
+    return fake_reply::completion("ok");
+  });
+  auto o = options_for(server);
+  o.limits.requests_per_minute = 60'000;  // 1000/s: a bucket of one request per millisecond
+  o.limits.burst = 2ms;                   // two at once, then one per millisecond
+  llm::client c(io.get_executor(), o);
+  int ok = 0;
+  run(io, [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 10; ++i) ok += (co_await c.chat(request())).has_value();
+  }, {[&] { server.stop(); }});
+  EXPECT_EQ(ok, 10);
+  ASSERT_EQ(arrivals.size(), 10u);
+  // Ten requests with a burst of two at 1000/s take at least 8 ms: a lower bound, never flaky.
+  EXPECT_GE(arrivals.back() - arrivals.front(), std::chrono::milliseconds(7));
+}
+
+TEST(llm_client, the_key_never_appears_in_errors_or_retry_events) {
+  asio::io_context io;
+  fake_llm_server server(io.get_executor(), [&](fake_request const& r) {
+    std::string echo = "request had Authorization: " + r.header("authorization");
+    return r.index == 0 ? fake_reply::error(500, echo) : fake_reply::error(401, echo);
+  });
+  retry_log log;
+  auto o = options_for(server);
+  o.on_retry = log.hook();
+  auto r = chat_once(io, server, o);
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error() == errc::unauthorized);
+  ASSERT_EQ(log.messages.size(), 1u);
+  EXPECT_EQ(log.messages[0].find(test_key), std::string::npos) << log.messages[0];
+  EXPECT_NE(log.messages[0].find("Bearer [redacted]"), std::string::npos) << log.messages[0];
+  EXPECT_EQ(r.error().what().find(test_key), std::string::npos) << r.error().what();
+}

@@ -13,13 +13,13 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/span_body.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
@@ -27,6 +27,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <array>
 #include <list>
 #include <random>
 #include <vector>
@@ -107,10 +108,18 @@ struct connection {
   std::unique_ptr<beast::tcp_stream> plain;
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
   beast::flat_buffer buffer;
+  asio::steady_timer deadline;  ///< the request timeout: one timer per attempt, not one per read and write
+  bool timed_out = false;
+  bool armed = false;              ///< the deadline belongs to the attempt in progress
+  std::uint64_t generation = 0;    ///< which attempt armed it (a late expiry must not hit the next one)
   steady::time_point idle_since{};
   std::uint64_t requests = 0;
+  explicit connection(asio::any_io_executor ex) : deadline(std::move(ex)) {
+    buffer.reserve(16 * 1024);  // most answers arrive in one read
+  }
   beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
 };
+using connection_ptr = std::shared_ptr<connection>;
 
 struct client_impl {
   asio::any_io_executor ex;
@@ -123,10 +132,11 @@ struct client_impl {
   std::string path;
   std::string host_header;
   std::string authorization;
+  std::string request_head;  ///< the request's header block up to "Content-Length: " (holds the key: never printed)
   std::optional<asio::ssl::context> ssl;
   std::optional<tcp::resolver::results_type> resolved;
   steady::time_point resolved_at{};
-  std::vector<std::unique_ptr<connection>> idle;
+  std::vector<connection_ptr> idle;
   std::size_t open = 0;
   wait_queue pool_waiters;
   rate_limiter limiter;
@@ -159,6 +169,25 @@ AUTOINTERP_DECL std::shared_ptr<client_impl> make_client_impl(asio::any_io_execu
   s->path = s->target.path + "/chat/completions";
   s->host_header = s->target.authority();
   if (!o.endpoint.api_key.empty()) s->authorization = "Bearer " + o.endpoint.api_key;
+  auto has_crlf = [](std::string_view v) { return v.find_first_of("\r\n") != std::string_view::npos; };
+  if (has_crlf(o.endpoint.api_key) || has_crlf(o.user_agent)) {
+    s->config_error = make_error(errc::bad_option, "the API key or user agent for " + s->host_header +
+                                                       " contains a line break; check the key's environment variable");
+    return s;
+  }
+  // The header block is the same for every request: build it once (cheaper than Beast's fields).
+  std::string head = "POST " + s->path + " HTTP/1.1\r\nHost: " + s->host_header + "\r\nUser-Agent: " + o.user_agent +
+                     "\r\nContent-Type: application/json\r\nAccept: application/json\r\n";
+  if (!s->authorization.empty()) head += "Authorization: " + s->authorization + "\r\n";
+  for (auto const& [name, value] : o.endpoint.headers) {
+    if (name.empty() || has_crlf(name) || has_crlf(value) || name.find(':') != std::string::npos) {
+      s->config_error = make_error(errc::bad_option, "the extra header '" + one_line(name, o.endpoint.api_key, 60) +
+                                                         "' for " + s->host_header + " is not a valid HTTP header");
+      return s;
+    }
+    head += name + ": " + value + "\r\n";
+  }
+  s->request_head = head + "Connection: keep-alive\r\nContent-Length: ";
   proxy_settings ps = o.proxy ? *o.proxy : proxy_from_environment(s->target.tls);
   auto proxy = select_proxy(s->target, ps);
   if (!proxy) {
@@ -259,7 +288,7 @@ inline attempt_failure transport_failure(client_impl const& s, std::string_view 
 }
 
 /// Opens a connection: resolve (cached), TCP connect, CONNECT through the proxy, TLS handshake.
-inline asio::awaitable<std::unique_ptr<connection>> open_connection(client_impl& s, attempt_failure& fail) {
+inline asio::awaitable<connection_ptr> open_connection(client_impl& s, attempt_failure& fail) {
   auto const& hop = s.proxy ? *s.proxy : s.target;
   auto now = steady::now();
   if (!s.resolved || now - s.resolved_at > std::chrono::seconds(60)) {
@@ -348,7 +377,7 @@ inline asio::awaitable<std::unique_ptr<connection>> open_connection(client_impl&
   }
   stream->expires_never();
 
-  auto c = std::make_unique<connection>();
+  auto c = std::make_shared<connection>(s.ex);
   if (!s.target.tls) {
     c->plain = std::move(stream);
     co_return c;
@@ -385,7 +414,7 @@ inline asio::awaitable<std::unique_ptr<connection>> open_connection(client_impl&
 }
 
 /// A connection from the pool, or a new one when the pool has room; waits otherwise.
-inline asio::awaitable<std::unique_ptr<connection>> acquire_connection(client_impl& s, attempt_failure& fail, bool& cancelled) {
+inline asio::awaitable<connection_ptr> acquire_connection(client_impl& s, attempt_failure& fail, bool& cancelled) {
   for (;;) {
     auto now = steady::now();
     while (!s.idle.empty()) {
@@ -411,7 +440,7 @@ inline asio::awaitable<std::unique_ptr<connection>> acquire_connection(client_im
   }
 }
 
-inline void release_connection(client_impl& s, std::unique_ptr<connection> c, bool keep) {
+inline void release_connection(client_impl& s, connection_ptr c, bool keep) {
   if (keep && c) {
     c->idle_since = steady::now();
     ++c->requests;
@@ -422,9 +451,9 @@ inline void release_connection(client_impl& s, std::unique_ptr<connection> c, bo
   s.pool_waiters.notify_one();
 }
 
-template <class Stream, class Request, class Parser>
-asio::awaitable<error_code> exchange(Stream& stream, beast::flat_buffer& buffer, Request& req, Parser& p) {
-  auto [wec, wn] = co_await http::async_write(stream, req, nothrow_awaitable);
+template <class Stream, class Parser>
+asio::awaitable<error_code> exchange(Stream& stream, beast::flat_buffer& buffer, std::array<asio::const_buffer, 2> req, Parser& p) {
+  auto [wec, wn] = co_await asio::async_write(stream, req, nothrow_awaitable);
   (void)wn;
   if (wec) co_return wec;
   auto [rec, rn] = co_await http::async_read(stream, buffer, p, nothrow_awaitable);
@@ -453,23 +482,32 @@ inline asio::awaitable<attempt_outcome> attempt(client_impl& s, std::string cons
     bool reused = c->requests > 0;
     ++s.counters.attempts;
 
-    http::request<http::span_body<char const>> req{http::verb::post, s.path, 11};
-    req.set(http::field::host, s.host_header);
-    req.set(http::field::user_agent, s.opt.user_agent);
-    req.set(http::field::content_type, "application/json");
-    req.set(http::field::accept, "application/json");
-    if (!s.authorization.empty()) req.set(http::field::authorization, s.authorization);
-    for (auto const& [name, value] : s.opt.endpoint.headers) req.set(name, value);
-    req.keep_alive(true);
-    req.body() = {body.data(), body.size()};
-    req.prepare_payload();
+    std::string head = s.request_head;
+    head += std::to_string(body.size());
+    head += "\r\n\r\n";
+    std::array<asio::const_buffer, 2> req{asio::buffer(head), asio::buffer(body)};
 
     http::response_parser<http::string_body> p;
     p.body_limit(s.opt.max_response_bytes);
     p.header_limit(64 * 1024);
-    if (s.opt.timeouts.request.count() > 0) c->lowest().expires_after(s.opt.timeouts.request);
+    if (s.opt.timeouts.request.count() > 0) {
+      c->armed = true;
+      c->timed_out = false;
+      c->deadline.expires_after(s.opt.timeouts.request);
+      c->deadline.async_wait([w = std::weak_ptr<connection>(c), gen = ++c->generation](error_code ec) {
+        if (ec) return;
+        if (auto conn = w.lock(); conn && conn->armed && conn->generation == gen) {
+          conn->timed_out = true;
+          conn->lowest().close();  // fails the pending read or write
+        }
+      });
+    }
     error_code ec = c->tls ? co_await exchange(*c->tls, c->buffer, req, p) : co_await exchange(*c->plain, c->buffer, req, p);
-    c->lowest().expires_never();
+    if (c->armed) {
+      c->armed = false;
+      c->deadline.cancel();
+    }
+    if (c->timed_out) ec = beast::error::timeout;
     if (ec) {
       bool got_some = p.got_some();
       release_connection(s, std::move(c), false);
@@ -548,9 +586,9 @@ AUTOINTERP_DECL asio::awaitable<result<chat_response>> run_chat(std::shared_ptr<
     attempt_outcome out = co_await attempt(s, body, ctx);
     auto now = steady::now();
     if (out.response) {
-      s.limiter.settle(charge, out.response->usage.total_tokens ? std::optional<std::uint64_t>(out.response->usage.total_tokens)
-                                                                : std::nullopt,
-                       now);
+      // Without a usage report the up-front charge stands.
+      auto used = out.response->usage.total_tokens ? out.response->usage.total_tokens : charge;
+      s.limiter.settle(charge, used, now);
       s.limiter.on_success(now);
       s.limiter_waiters.notify_one();
       out.response->attempts = rs.attempts();
