@@ -74,6 +74,7 @@ main{flex:1;display:flex;min-height:0}
 .wmax{flex:0 0 56px;text-align:right;color:#666;font:12px/1.7 ui-monospace,"DejaVu Sans Mono",monospace}
 .wtext{font:13px/1.7 ui-monospace,"DejaVu Sans Mono",Menlo,monospace;white-space:pre-wrap;overflow-wrap:anywhere;min-width:0}
 .tok{border-radius:2px}
+.tok.act{display:inline-block}
 .legend{display:flex;align-items:center;gap:6px;font-size:12px;color:#555;margin:10px 0 4px}
 .ramp{display:inline-flex;height:10px;border:1px solid #ccc}
 .ramp i{width:4px}
