@@ -50,7 +50,10 @@ AUTOINTERP_DECL std::string_view dtype_name(tensor_dtype t) noexcept {
 
 AUTOINTERP_DECL std::string tensor_info::describe() const {
   std::string s = detail::quoted(name) + " [";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(shape[i]);
+  }
   return s + "] " + std::string(dtype_name(dtype));
 }
 
