@@ -10,6 +10,8 @@
 #include <autointerp/records/non_activating.hpp>
 #include <autointerp/records/record_json.hpp>
 #include <autointerp/records/record_options.hpp>
+#include <autointerp/tokenizer/find_tokenizer.hpp>
+#include <autointerp/tokenizer/str_tokens.hpp>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -32,6 +34,8 @@ namespace {
 
 struct records_args {
   std::string cache, module, latents, tokens_file, neighbours, neighbours_type = "co-occurrence";
+  std::string tokenizer;     ///< --tokenizer PATH (else found beside the cache or in the Hugging Face cache)
+  bool str_tokens = false;  ///< --str-tokens
   std::string windows = "max", train_type = "quantiles", test_type = "quantiles", non_activating_source = "random";
   rec::record_options options;
   unsigned threads = 0;
@@ -112,6 +116,20 @@ int run_records(records_args& a) {
   // Steps applied to each built record before it is printed (the tokenizer's --str-tokens fills
   // `str_tokens` here).
   std::vector<std::function<void(rec::latent_record&)>> finish;
+  std::shared_ptr<ai::tokenizer::tokenizer const> tok;
+  if (a.str_tokens) {
+    auto path = ai::tokenizer::find_tokenizer_for_module(a.cache, **module, a.tokenizer);
+    if (!path) return usage_error(path.error().what());
+    auto loaded = ai::tokenizer::load_tokenizer(*path);
+    if (!loaded) return usage_error(loaded.error().what());
+    tok = std::make_shared<ai::tokenizer::tokenizer const>(std::move(*loaded));
+    // Checked once here, so filling a record cannot fail later.
+    auto const& ids = (*tokens)->ids;
+    if (auto top = std::max_element(ids.begin(), ids.end()); top != ids.end() && *top >= tok->size())
+      return usage_error("the cache holds token id " + std::to_string(*top) + " but " + path->string() + " has " +
+                         std::to_string(tok->size()) + " ids: pass the model's own tokenizer with --tokenizer PATH");
+    finish.push_back([tok](rec::latent_record& r) { (void)ai::tokenizer::add_str_tokens(*tok, r); });
+  }
 
   auto build_one = [&](std::uint32_t latent) -> outcome {
     auto acts = data->load_latent(a.module, latent);
@@ -211,6 +229,11 @@ void add_records_command(CLI::App& app, action& run) {
   cmd->add_option("--windows", args->windows, "max or centered")->capture_default_str();
   cmd->add_option("--tokens-file", args->tokens_file, "token matrix (.npy/.safetensors) for caches without tokens");
   cmd->add_option("--threads", args->threads, "worker threads (default: all cores)");
+  cmd->add_flag("--str-tokens", args->str_tokens,
+                "add \"str_tokens\" (each token decoded alone, as Hugging Face does) beside \"tokens\"");
+  cmd->add_option("--tokenizer", args->tokenizer,
+                  "tokenizer.json for --str-tokens (default: beside the cache, else the Hugging Face cache of "
+                  "config.json's model_name)");
   cmd->callback([args, &run] { run = [args] { return run_records(*args); }; });
 }
 

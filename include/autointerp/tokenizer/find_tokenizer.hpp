@@ -4,6 +4,7 @@
 
 #include <autointerp/config.hpp>
 #include <autointerp/error.hpp>
+#include <autointerp/cache/module_info.hpp>
 
 #include <filesystem>
 #include <string>
@@ -49,6 +50,12 @@ AUTOINTERP_DECL result<std::filesystem::path> find_tokenizer(tokenizer_search co
 AUTOINTERP_DECL result<std::filesystem::path> find_tokenizer_for_cache(std::filesystem::path const& cache,
                                                                        std::string_view model_name,
                                                                        std::filesystem::path const& explicit_path = {});
+
+/// The form for code that opened the cache: `module` is what `cache::dataset` reports (its folder
+/// and config.json's model_name), `cache_root` the folder given to `dataset::open`.
+AUTOINTERP_DECL result<std::filesystem::path> find_tokenizer_for_module(std::filesystem::path const& cache_root,
+                                                                        cache::module_info const& module,
+                                                                        std::filesystem::path const& explicit_path = {});
 
 }  // namespace autointerp::tokenizer
 

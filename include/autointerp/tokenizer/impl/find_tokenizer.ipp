@@ -102,7 +102,8 @@ AUTOINTERP_DECL result<std::filesystem::path> find_tokenizer(tokenizer_search co
   };
   if (!search.module_dir.empty() && check(search.module_dir / "tokenizer.json")) return search.module_dir / "tokenizer.json";
   if (!search.cache_root.empty()) {
-    if (check(search.cache_root / "tokenizer.json")) return search.cache_root / "tokenizer.json";
+    bool const same = !search.module_dir.empty() && search.cache_root.lexically_normal() == search.module_dir.lexically_normal();
+    if (!same && check(search.cache_root / "tokenizer.json")) return search.cache_root / "tokenizer.json";
     // Beside the cache folder (as in examples/data: cache/ and tokenizer.json side by side).
     std::error_code ec;
     fs::path root = fs::absolute(search.cache_root, ec).lexically_normal();
@@ -173,6 +174,17 @@ AUTOINTERP_DECL result<std::filesystem::path> find_tokenizer_for_cache(std::file
   } else {
     search.cache_root = dir;
   }
+  return find_tokenizer(search);
+}
+
+AUTOINTERP_DECL result<std::filesystem::path> find_tokenizer_for_module(std::filesystem::path const& cache_root,
+                                                                        cache::module_info const& module,
+                                                                        std::filesystem::path const& explicit_path) {
+  tokenizer_search search;
+  search.explicit_path = explicit_path;
+  search.module_dir = module.path;
+  search.cache_root = cache_root;
+  search.model_name = module.model_name;
   return find_tokenizer(search);
 }
 
