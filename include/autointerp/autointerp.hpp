@@ -15,3 +15,7 @@
 #include <autointerp/tokenizer/tokenizer.hpp>
 #include <autointerp/tokenizer/find_tokenizer.hpp>
 #include <autointerp/tokenizer/str_tokens.hpp>
+#include <autointerp/report/html_report.hpp>
+#include <autointerp/report/load_view.hpp>
+#include <autointerp/report/run_results.hpp>
+#include <autointerp/report/terminal_view.hpp>
