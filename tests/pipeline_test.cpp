@@ -246,7 +246,10 @@ TEST(run, co_await_run_inside_a_coroutine) {
   fake_stage f;
   std::optional<result<pl::run_summary>> out;
   asio::co_spawn(
-      io, [&]() -> asio::awaitable<void> { out = co_await pl::run(ids(30), f.make(), {.max_concurrent = 4}); },
+      io, [&]() -> asio::awaitable<void> {
+        auto op = pl::run(ids(30), f.make(), {.max_concurrent = 4});
+        out = co_await std::move(op);
+      },
       asio::detached);
   io.run();
   ASSERT_TRUE(out && out->has_value());

@@ -14,6 +14,8 @@ using action = std::function<int()>;
 void add_inspect_command(CLI::App& app, action& run);
 void add_convert_command(CLI::App& app, action& run);
 void add_records_command(CLI::App& app, action& run);
+
+void add_explain_command(CLI::App& app, action& run);
 void add_show_command(CLI::App& app, action& run);
 void add_report_command(CLI::App& app, action& run);
 

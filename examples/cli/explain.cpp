@@ -13,6 +13,7 @@
 #include <autointerp/pipeline/run.hpp>
 #include <autointerp/pipeline/shard.hpp>
 #include <autointerp/records/record_options.hpp>
+#include <autointerp/tokenizer/find_tokenizer.hpp>
 #include <autointerp/tokenizer/tokenizer.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -52,15 +53,6 @@ int usage_error(std::string const& message) {
   return 2;
 }
 
-// tokenizer.json beside the cache (as in examples/data) or inside it; empty when there is none.
-std::filesystem::path find_tokenizer(std::filesystem::path const& cache, ai::cache::module_info const& m) {
-  for (auto const& dir : {m.path, cache, cache.parent_path()}) {
-    std::error_code ec;
-    if (std::filesystem::is_regular_file(dir / "tokenizer.json", ec)) return dir / "tokenizer.json";
-  }
-  return {};
-}
-
 int run_explain(explain_args& a) {
   namespace pl = ai::pipeline;
   // Records options given as words.
@@ -90,13 +82,8 @@ int run_explain(explain_args& a) {
 
   // Provider: an explicit choice, else OpenRouter when its key is set, else the statistical baseline.
   std::string provider = a.provider;
-  if (provider.empty()) {
-    char const* key = std::getenv("OPENROUTER_API_KEY");
-    provider = key && *key ? "openrouter" : "stats";
-    if (provider == "stats")
-      std::cerr << "autointerp: no LLM configured (OPENROUTER_API_KEY is unset), so the statistical baseline "
-                   "explains; set the key or pass --provider openai|local for LLM explanations\n";
-  }
+  bool const stats_by_default = provider.empty() && !(std::getenv("OPENROUTER_API_KEY") && *std::getenv("OPENROUTER_API_KEY"));
+  if (provider.empty()) provider = stats_by_default ? "stats" : "openrouter";
   pl::explainer_backend backend;
   if (provider == "stats") backend = pl::explainer_backend::statistical;
   else if (provider == "dry-run") backend = pl::explainer_backend::dry_run;
@@ -134,12 +121,15 @@ int run_explain(explain_args& a) {
   for (auto i : indices) latents.push_back({a.module, i});
   latents = pl::select_shard(std::move(latents), *shard);
 
+  // The tokenizer: --tokenizer, else beside or inside the cache, else the Hugging Face cache. Without
+  // one the job still runs, with token ids in the prompts.
   std::shared_ptr<ai::tokenizer::tokenizer const> tok;
-  std::filesystem::path tok_path = a.tokenizer.empty() ? find_tokenizer(a.cache, **module) : std::filesystem::path(a.tokenizer);
-  if (tok_path.empty()) {
-    std::cerr << "autointerp: no tokenizer.json beside the cache, so prompts show token ids; pass --tokenizer PATH\n";
+  auto tok_path = ai::tokenizer::find_tokenizer_for_module(a.cache, **module, a.tokenizer);
+  if (!tok_path) {
+    if (!a.tokenizer.empty()) return usage_error(tok_path.error().what());
+    std::cerr << "autointerp: " << tok_path.error().what() << "; prompts will show token ids\n";
   } else {
-    auto t = ai::tokenizer::load_tokenizer(tok_path);
+    auto t = ai::tokenizer::load_tokenizer(*tok_path);
     if (!t) return usage_error(t.error().what());
     tok = std::make_shared<ai::tokenizer::tokenizer const>(std::move(*t));
   }
@@ -162,6 +152,9 @@ int run_explain(explain_args& a) {
     ctx.client = client.get();
   }
 
+  if (stats_by_default)  // said once the inputs are known to be good, so usage errors stay one line
+    std::cerr << "autointerp: no LLM configured (OPENROUTER_API_KEY is unset), so the statistical baseline "
+                 "explains; set the key or pass --provider openai|local for LLM explanations\n";
   auto job = pl::make_explain_job(ctx, {.out = a.out, .resume = a.resume}, latents.size());
   if (!job) return usage_error(job.error().what());
 

@@ -14,9 +14,10 @@ int main(int argc, char** argv) {
   cli::add_inspect_command(app, run);
   cli::add_convert_command(app, run);
   cli::add_records_command(app, run);
+
+  cli::add_explain_command(app, run);
   cli::add_show_command(app, run);
   cli::add_report_command(app, run);
-
   app.add_subcommand("version", "print the version")->callback([&] {
     run = [] {
       std::cout << "autointerp " AUTOINTERP_VERSION_STRING "\n";

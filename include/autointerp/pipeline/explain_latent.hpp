@@ -55,31 +55,29 @@ struct explain_context {
 /// decoding (`errc::token_out_of_range` when cache and tokenizer do not belong together).
 inline boost::asio::awaitable<result<records::latent_record>> build_latent_record(explain_context const& ctx,
                                                                                cache::latent_id id) {
-  auto data = ctx.data;
-  auto tok = ctx.tokens;
-  auto options = ctx.records;
-  co_return co_await async_run_on(
-      ctx.cpu,
-      [data, tok, options, id]() -> result<records::latent_record> {
-        auto matrix = data.tokens(id.module);
-        if (!matrix) return matrix.error();
-        auto acts = data.load_latent(id.module, id.index);
-        if (!acts) return acts.error();
-        auto record = records::build_record(**matrix, *acts, options);
-        if (!record) return record.error();
-        if (tok) {
-          auto decode = [&](auto& ex) -> result<void> {
-            ex.str_tokens.clear();
-            return tok->decode_tokens(ex.tokens, ex.str_tokens);
-          };
-          for (auto& ex : record->train)
-            if (auto r = decode(ex); !r) return r.error();
-          for (auto& ex : record->non_activating)
-            if (auto r = decode(ex); !r) return r.error();
-        }
-        return record;
-      },
-      boost::asio::use_awaitable);
+  // Named, not a temporary of the co_await expression: g++ 12 may destroy such temporaries twice.
+  auto work = [data = ctx.data, tok = ctx.tokens, options = ctx.records, id]() -> result<records::latent_record> {
+    auto matrix = data.tokens(id.module);
+    if (!matrix) return matrix.error();
+    auto acts = data.load_latent(id.module, id.index);
+    if (!acts) return acts.error();
+    auto record = records::build_record(**matrix, *acts, options);
+    if (!record) return record.error();
+    if (tok) {
+      auto decode = [&](auto& ex) -> result<void> {
+        ex.str_tokens.clear();
+        return tok->decode_tokens(ex.tokens, ex.str_tokens);
+      };
+      for (auto& ex : record->train)
+        if (auto r = decode(ex); !r) return r.error();
+      for (auto& ex : record->non_activating)
+        if (auto r = decode(ex); !r) return r.error();
+    }
+    return record;
+  };
+  auto op = async_run_on(ctx.cpu, std::move(work), boost::asio::use_awaitable);
+  auto r = co_await std::move(op);
+  co_return r;
 }
 
 /// Explains one latent and completes with its outcome; never fails as a whole: every error is in
@@ -105,8 +103,15 @@ inline boost::asio::awaitable<latent_outcome> explain_latent(explain_context con
     return done();
   };
 
-  auto record = co_await build_latent_record(ctx, id);
+  auto build = build_latent_record(ctx, id);
+  auto record = co_await std::move(build);
   if (!record) co_return fail(record.error());
+  if (record->train.empty())  // the quantiles sampler draws nothing from fewer windows than quantiles
+    co_return fail(make_error(errc::too_few_examples,
+                              "latent " + std::to_string(id.index) + " of module '" + id.module + "': " +
+                                  std::to_string(record->n_examples) +
+                                  " activating windows gave an empty train sample; use --train-type top or "
+                                  "lower --n-quantiles"));
 
   if (ctx.backend == explainer_backend::statistical || ctx.explainer.kind == explain::explainer_kind::statistical) {
     out.explanation = explain::statistical_explanation(*record, ctx.explainer.threshold);
@@ -129,7 +134,8 @@ inline boost::asio::awaitable<latent_outcome> explain_latent(explain_context con
   if (!ctx.client)
     co_return fail(make_error(errc::bad_option, "explain_latent: the llm backend needs a client; set explain_context::client"));
 
-  auto answer = co_await ctx.client->chat(std::move(request), boost::asio::use_awaitable);
+  auto call = ctx.client->chat(std::move(request), boost::asio::use_awaitable);
+  auto answer = co_await std::move(call);
   if (!answer) co_return fail(answer.error());
   out.attempts = answer->attempts;
   out.usage.prompt_tokens = answer->usage.prompt_tokens;

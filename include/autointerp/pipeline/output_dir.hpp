@@ -10,10 +10,12 @@
 #include <boost/json/string.hpp>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -64,7 +66,8 @@ inline result<void> write_file_atomically(std::filesystem::path const& path, std
 /// Not thread-safe: use it from one strand (the scheduler calls its hooks on one).
 class output_dir {
  public:
-  /// Creates the folders if needed. With `resume`, keeps run.jsonl and remembers which latents it
+  /// Creates the folders if needed and removes temporary files left by processes that died while
+  /// writing. With `resume`, keeps run.jsonl and remembers which latents it
   /// lists as explained; without, starts run.jsonl afresh. Errors: `errc::write_failed`.
   static result<output_dir> open(std::filesystem::path root, bool resume) {
     output_dir d;
@@ -73,6 +76,7 @@ class output_dir {
     std::filesystem::create_directories(d.root_ / "explanations", ec);
     if (ec) return make_error(errc::write_failed, "cannot create " + (d.root_ / "explanations").string() + ": " +
                                                       ec.message() + "; choose a writable --out folder");
+    d.remove_stale_temporaries();
     auto jsonl = d.root_ / "run.jsonl";
     if (resume) d.load_explained(jsonl);
     int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (resume ? 0 : O_TRUNC);
@@ -140,6 +144,25 @@ class output_dir {
 
  private:
   static std::string key(cache::latent_id const& id) { return id.module + '\n' + std::to_string(id.index); }
+
+  // Temporary files of processes that died mid-write (name.tmp.<pid>.<n>, pid no longer running);
+  // those of live processes (other shards sharing the folder) are left alone.
+  void remove_stale_temporaries() {
+    for (auto const* sub : {"explanations", "prompts"}) {
+      std::error_code ec;
+      for (auto it = std::filesystem::directory_iterator(root_ / sub, ec); !ec && it != std::filesystem::directory_iterator();
+           it.increment(ec)) {
+        auto name = it->path().filename().string();
+        auto at = name.rfind(".tmp.");
+        if (at == std::string::npos) continue;
+        long pid = std::strtol(name.c_str() + at + 5, nullptr, 10);
+        if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+          std::error_code rec;
+          std::filesystem::remove(it->path(), rec);
+        }
+      }
+    }
+  }
 
   void load_explained(std::filesystem::path const& jsonl) {
     std::ifstream f(jsonl, std::ios::binary);

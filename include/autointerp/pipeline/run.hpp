@@ -150,7 +150,10 @@ boost::asio::awaitable<void> run_worker(std::shared_ptr<run_state<Range>> s) {
     latent_outcome out;
     std::string const where = "latent " + std::to_string(id->index) + " of module '" + id->module + "'";
     try {
-      out = co_await s->stg.process(*id);
+      // The call is made outside the co_await expression: g++ 12 may destroy temporaries of a
+      // co_await expression (here the argument) twice.
+      auto op = s->stg.process(*id);
+      out = co_await std::move(op);
     } catch (boost::system::system_error const& e) {
       bool const aborted = e.code() == boost::asio::error::operation_aborted;
       out = failed_outcome(*id, aborted ? errc::cancelled : errc::bad_response,
@@ -246,7 +249,9 @@ auto async_run(boost::asio::any_io_executor ex, Range latents, stages st, run_op
 template <class Range>
 boost::asio::awaitable<result<run_summary>> run(Range latents, stages st, run_options options = {}) {
   auto ex = co_await boost::asio::this_coro::executor;
-  co_return co_await async_run(ex, std::move(latents), std::move(st), options, boost::asio::use_awaitable);
+  auto op = async_run(ex, std::move(latents), std::move(st), options, boost::asio::use_awaitable);
+  auto r = co_await std::move(op);
+  co_return r;
 }
 
 }  // namespace autointerp::pipeline

@@ -1,0 +1,570 @@
+// The main job end to end on the bundled sample (examples/data): records built from the cache,
+// decoded with its tokenizer, explained by an in-process fake LLM over HTTP (or the statistical
+// baseline), written to an output folder; plus faults, resume, fatal errors, and the examples.
+#include <autointerp/cache/dataset.hpp>
+#include <autointerp/llm/client.hpp>
+#include <autointerp/llm/client_options.hpp>
+#include <autointerp/llm/endpoint.hpp>
+#include <autointerp/pipeline/explain_job.hpp>
+#include <autointerp/pipeline/run.hpp>
+#include <autointerp/tokenizer/tokenizer.hpp>
+
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/json/parse.hpp>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+
+#include "fake_llm_server.hpp"
+#include "test_paths.hpp"
+
+namespace asio = boost::asio;
+namespace ai = autointerp;
+namespace pl = autointerp::pipeline;
+using ai::testing::fake_llm_server;
+using ai::testing::fake_reply;
+using ai::testing::fake_request;
+
+namespace {
+
+std::filesystem::path const sample = std::filesystem::path(AUTOINTERP_SOURCE_DIR) / "examples" / "data";
+
+// The planted single-token latents of the sample, from planted.json.
+std::map<std::uint32_t, std::string> planted_tokens() {
+  std::ifstream f(sample / "planted.json");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  std::map<std::uint32_t, std::string> out;
+  auto const planted = boost::json::parse(ss.str());
+  for (auto const& l : planted.at("latents").as_array()) {
+    if (l.at("kind").as_string() != "token") continue;
+    out[static_cast<std::uint32_t>(l.at("latent").as_int64())] = std::string(l.at("tokens").as_array()[0].as_string());
+  }
+  return out;
+}
+
+std::string read(std::filesystem::path const& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::vector<boost::json::object> run_lines(std::filesystem::path const& dir) {
+  std::istringstream in(read(dir / "run.jsonl"));
+  std::vector<boost::json::object> rows;
+  std::string line;
+  while (std::getline(in, line)) rows.push_back(boost::json::parse(line).as_object());
+  return rows;
+}
+
+// The fake LLM's answer: the text most often between << and >> in the latent's excerpts.
+std::string most_highlighted(std::string const& prompt) {
+  std::map<std::string, int> counts;
+  for (std::size_t at = prompt.find("<<"); at != std::string::npos; at = prompt.find("<<", at)) {
+    std::size_t end = prompt.find(">>", at + 2);
+    if (end == std::string::npos) break;
+    while (end + 2 < prompt.size() && prompt[end + 2] == '>') ++end;  // a token that ends in '>' itself
+    ++counts[prompt.substr(at + 2, end - at - 2)];
+    at = end + 2;
+  }
+  std::string best;
+  int n = 0;
+  for (auto const& [text, c] : counts)
+    if (c > n) best = text, n = c;
+  return best;
+}
+
+fake_reply name_the_token(fake_request const& r) {
+  return fake_reply::completion("The excerpts share one marked token.\n\n**[EXPLANATION]:** the token \"" +
+                                most_highlighted(r.prompt()) + "\"");
+}
+
+std::filesystem::path fresh_dir(std::string const& name) {
+  auto d = std::filesystem::temp_directory_path() / ("autointerp_e2e_" + name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(d);
+  return d;
+}
+
+// Everything a run needs, built the way the CLI builds it.
+struct harness {
+  asio::io_context io;
+  asio::thread_pool cpu{2};
+  pl::explain_context ctx;
+  std::unique_ptr<fake_llm_server> server;
+  std::unique_ptr<ai::llm::client> client;
+
+  explicit harness(pl::explainer_backend backend, ai::testing::fake_handler handler = name_the_token) {
+    auto data = ai::cache::dataset::open(sample / "cache");
+    if (!data) throw ai::exception(data.error());
+    auto tok = ai::tokenizer::load_tokenizer(sample / "tokenizer.json");
+    if (!tok) throw ai::exception(tok.error());
+    ctx.data = *data;
+    ctx.tokens = std::make_shared<ai::tokenizer::tokenizer const>(std::move(*tok));
+    ctx.cpu = cpu.get_executor();
+    ctx.records.min_examples = 1;
+    ctx.records.n_examples_test = 0;
+    ctx.records.n_non_activating = 0;
+    ctx.backend = backend;
+    ctx.model = "fake/model";
+    if (backend == pl::explainer_backend::llm) {
+      server = std::make_unique<fake_llm_server>(io.get_executor(), std::move(handler));
+      ai::llm::client_options co;
+      co.endpoint = ai::llm::local(server->base_url());
+      co.retry.base_delay = std::chrono::milliseconds(2);
+      co.retry.max_backoff = std::chrono::milliseconds(20);
+      co.retry.max_server_delay = std::chrono::milliseconds(20);
+      co.retry.max_attempts = 10;
+      co.timeouts.request = std::chrono::milliseconds(2000);
+      co.seed = 7;
+      client = std::make_unique<ai::llm::client>(io.get_executor(), std::move(co));
+      ctx.client = client.get();
+    }
+  }
+
+  // The first `n` latents that fire often enough for the default (quantiles) sampler to draw train
+  // examples; many background latents of the sample fire rarely or never.
+  std::vector<std::uint32_t> live(std::size_t n, std::uint32_t min_count = 40) {
+    auto sums = ctx.data.summaries("layers.6");
+    if (!sums) throw ai::exception(sums.error());
+    std::vector<std::uint32_t> out;
+    for (std::uint32_t i = 0; i < sums->size() && out.size() < n; ++i)
+      if ((*sums)[i].count >= min_count) out.push_back(i);
+    return out;
+  }
+
+  static std::vector<ai::cache::latent_id> latents(std::vector<std::uint32_t> const& idx) {
+    std::vector<ai::cache::latent_id> v;
+    for (auto i : idx) v.push_back({"layers.6", i});
+    return v;
+  }
+
+  // Runs the job to the end (or until `stop` is emitted) and returns its summary.
+  pl::run_summary run(std::vector<ai::cache::latent_id> ids, std::filesystem::path const& out, bool resume,
+                      std::size_t concurrency, asio::cancellation_signal* stop = nullptr,
+                      std::function<void(pl::latent_outcome const&)> also = {}) {
+    auto job = pl::make_explain_job(ctx, {.out = out, .resume = resume, .progress = nullptr}, ids.size());
+    if (!job) throw ai::exception(job.error());
+    if (also) {
+      auto first = job->stages.on_finished;
+      job->stages.on_finished = [first, also](pl::latent_outcome const& o) {
+        first(o);
+        also(o);
+      };
+    }
+    std::optional<ai::result<pl::run_summary>> result;
+    auto done = [&](ai::result<pl::run_summary> r) {
+      result = std::move(r);
+      if (client) client->close_idle_connections();
+      if (server) server->stop();
+    };
+    asio::cancellation_signal unused;
+    pl::async_run(io.get_executor(), std::move(ids), job->stages, {.max_concurrent = concurrency},
+                  asio::bind_cancellation_slot((stop ? stop : &unused)->slot(), done));
+    io.run();
+    io.restart();
+    if (!result || !*result) throw std::runtime_error("run failed");
+    EXPECT_FALSE(*job->write_error);
+    return **result;
+  }
+};
+
+// Checks the output folder against run.jsonl: one line per latent of `expected`, the fields of
+// DESIGN.md, and an explanation file (a JSON string equal to the line's explanation) per explained latent.
+void check_outputs(std::filesystem::path const& dir, std::set<std::uint32_t> const& expected) {
+  std::map<std::uint32_t, int> explained_lines;
+  std::set<std::uint32_t> seen;
+  for (auto const& row : run_lines(dir)) {
+    for (auto key : {"module", "latent", "status", "explanation", "attempts", "usage", "latency_ms", "error"})
+      ASSERT_TRUE(row.contains(key)) << key;
+    ASSERT_TRUE(row.at("usage").as_object().contains("prompt_tokens"));
+    ASSERT_TRUE(row.at("usage").as_object().contains("completion_tokens"));
+    EXPECT_EQ(row.at("module").as_string(), "layers.6");
+    auto latent = static_cast<std::uint32_t>(row.at("latent").as_int64());
+    seen.insert(latent);
+    auto status = std::string(row.at("status").as_string());
+    EXPECT_TRUE(status == "explained" || status == "unparsed" || status == "failed" || status == "skipped") << status;
+    auto file = dir / "explanations" / ("layers.6_latent" + std::to_string(latent) + ".txt");
+    if (status == "explained") {
+      ++explained_lines[latent];
+      ASSERT_TRUE(std::filesystem::exists(file)) << file;
+      auto v = boost::json::parse(read(file));
+      ASSERT_TRUE(v.is_string());
+      EXPECT_EQ(v.as_string(), row.at("explanation").as_string());
+      EXPECT_TRUE(row.at("error").is_null());
+    } else {
+      EXPECT_FALSE(row.at("error").is_null()) << status;
+    }
+  }
+  EXPECT_EQ(seen, expected);
+  for (auto const& [latent, n] : explained_lines) EXPECT_EQ(n, 1) << "latent " << latent << " explained twice";
+  for (auto const& e : std::filesystem::directory_iterator(dir / "explanations"))
+    EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos) << e.path();
+}
+
+}  // namespace
+
+TEST(explain_e2e, planted_single_token_latents_come_back_with_their_token) {
+  auto planted = planted_tokens();
+  ASSERT_GE(planted.size(), 5u);
+  std::vector<std::uint32_t> idx;
+  for (std::uint32_t i = 0; i < 40; ++i) idx.push_back(i);
+  for (auto const& [latent, token] : planted) idx.push_back(latent);
+  idx.push_back(416);  // dead: never fires, so it has no example and is skipped
+  harness h(pl::explainer_backend::llm);
+  auto out = fresh_dir("planted");
+  auto s = h.run(harness::latents(idx), out, false, 8);
+  EXPECT_EQ(s.stop, pl::stop_reason::completed);
+  EXPECT_EQ(s.failed, 0u);
+  EXPECT_EQ(s.unparsed, 0u);
+  EXPECT_GE(s.skipped, 1u);
+  EXPECT_EQ(s.processed(), idx.size());
+  for (auto const& [latent, token] : planted) {
+    auto text = read(out / "explanations" / ("layers.6_latent" + std::to_string(latent) + ".txt"));
+    auto explanation = std::string(boost::json::parse(text).as_string());
+    EXPECT_EQ(explanation, "the token \"" + token + "\"") << "latent " << latent;
+  }
+  check_outputs(out, std::set<std::uint32_t>(idx.begin(), idx.end()));
+  for (auto const& row : run_lines(out)) {
+    if (row.at("latent").as_int64() == 416) {
+      EXPECT_EQ(row.at("status").as_string(), "skipped");
+    } else if (row.at("status") == "explained") {
+      EXPECT_EQ(row.at("attempts").as_int64(), 1);
+      EXPECT_EQ(row.at("usage").at("prompt_tokens").as_int64(), 10);  // what the fake server reports
+    }
+  }
+  std::filesystem::remove_all(out);
+}
+
+TEST(explain_e2e, statistical_baseline_names_planted_tokens_without_an_llm) {
+  harness h(pl::explainer_backend::statistical);
+  auto out = fresh_dir("stats");
+  std::vector<std::uint32_t> idx;
+  for (auto const& [latent, token] : planted_tokens()) idx.push_back(latent);
+  auto s = h.run(harness::latents(idx), out, false, 4);
+  EXPECT_EQ(s.explained, idx.size());
+  for (auto const& [latent, token] : planted_tokens()) {
+    auto explanation = std::string(boost::json::parse(read(out / "explanations" / ("layers.6_latent" + std::to_string(latent) + ".txt"))).as_string());
+    EXPECT_EQ(explanation.rfind("Statistical baseline (no LLM): active on \"" + token + "\" (100%)", 0), 0u) << explanation;
+  }
+  check_outputs(out, std::set<std::uint32_t>(idx.begin(), idx.end()));
+  std::filesystem::remove_all(out);
+}
+
+TEST(explain_e2e, dry_run_writes_requests_and_calls_nothing) {
+  harness h(pl::explainer_backend::dry_run);
+  auto out = fresh_dir("dry");
+  auto s = h.run(harness::latents({69, 119}), out, false, 2);
+  EXPECT_EQ(s.skipped, 2u);
+  EXPECT_GT(s.usage.prompt_tokens, 200u);
+  auto body = boost::json::parse(read(out / "prompts" / "layers.6_latent69.json")).as_object();
+  EXPECT_EQ(body.at("model").as_string(), "fake/model");
+  auto const& messages = body.at("messages").as_array();
+  ASSERT_GE(messages.size(), 2u);
+  EXPECT_EQ(messages[0].at("role").as_string(), "system");
+  EXPECT_NE(std::string(messages.back().at("content").as_string()).find("<< Python>>"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(out / "explanations" / "layers.6_latent69.txt"));
+  std::filesystem::remove_all(out);
+}
+
+TEST(explain_e2e, thirty_percent_faults_all_latents_end_explained_and_none_is_called_twice_after_success) {
+  // Every third-or-so request fails in one of the ways the client retries; success is counted per
+  // prompt (each latent's prompt differs), so a latent explained twice would show up.
+  std::map<std::string, int> successes;
+  std::size_t n = 0;
+  auto handler = [&](fake_request const& r) -> fake_reply {
+    std::size_t k = n++;
+    if (k % 10 < 3) {
+      switch (k / 10 % 8) {
+        case 0: return fake_reply::error(500, "internal");
+        case 1: return fake_reply::error(429, "slow down").with_header("retry-after-ms", "5");
+        case 2: return fake_reply::failure(fake_reply::action::reset_before_headers);
+        case 3: return fake_reply::failure(fake_reply::action::reset_after_headers);
+        case 4: return fake_reply::failure(fake_reply::action::truncated_body);
+        case 5: return fake_reply::error_in_200(502, "upstream provider error");
+        case 6: return fake_reply::raw("{not json");
+        default: return fake_reply::error(503, "overloaded");
+      }
+    }
+    ++successes[r.prompt()];
+    return name_the_token(r);
+  };
+  harness h(pl::explainer_backend::llm, handler);
+  auto out = fresh_dir("faults");
+  h.ctx.records.train_type = ai::records::train_sampler::top;  // draws examples from any live latent
+  auto idx = h.live(500, 1);
+  ASSERT_EQ(idx.size(), 500u);
+  auto s = h.run(harness::latents(idx), out, false, 32);
+  EXPECT_EQ(s.failed, 0u);
+  EXPECT_EQ(s.explained, 500u);
+  EXPECT_GT(h.server->requests(), 600u);  // the faults were retried
+  std::size_t total = 0;
+  for (auto const& [prompt, c] : successes) {
+    EXPECT_EQ(c, 1);
+    total += static_cast<std::size_t>(c);
+  }
+  EXPECT_EQ(total, 500u);
+  check_outputs(out, std::set<std::uint32_t>(idx.begin(), idx.end()));
+  std::filesystem::remove_all(out);
+}
+
+TEST(explain_e2e, resume_after_a_drain_never_calls_the_llm_again_for_explained_latents) {
+  std::map<std::string, int> calls;
+  auto handler = [&](fake_request const& r) {
+    ++calls[r.prompt()];
+    return name_the_token(r);
+  };
+  auto out = fresh_dir("resume");
+  std::vector<std::uint32_t> idx;
+  pl::run_summary first;
+  {
+    harness h(pl::explainer_backend::llm, handler);
+    idx = h.live(120);
+    asio::cancellation_signal stop;
+    std::size_t finished = 0;
+    first = h.run(harness::latents(idx), out, false, 6, &stop, [&](pl::latent_outcome const&) {
+      if (++finished == 30) stop.emit(asio::cancellation_type::partial);
+    });
+    EXPECT_EQ(first.stop, pl::stop_reason::drained);
+    EXPECT_LT(first.processed(), 120u);
+  }
+  harness h(pl::explainer_backend::llm, handler);
+  auto second = h.run(harness::latents(idx), out, true, 6);
+  EXPECT_EQ(second.stop, pl::stop_reason::completed);
+  EXPECT_EQ(second.already_done, first.explained);
+  EXPECT_EQ(first.explained + second.explained, 120u);
+  for (auto const& [prompt, c] : calls) EXPECT_EQ(c, 1);
+  check_outputs(out, std::set<std::uint32_t>(idx.begin(), idx.end()));
+  std::filesystem::remove_all(out);
+}
+
+TEST(explain_e2e, a_rejected_key_stops_the_job_early) {
+  auto handler = [](fake_request const&) { return fake_reply::error(401, "invalid key"); };
+  harness h(pl::explainer_backend::llm, handler);
+  auto out = fresh_dir("fatal");
+  std::vector<std::uint32_t> idx;
+  for (std::uint32_t i = 0; i < 300; ++i) idx.push_back(i);
+  auto s = h.run(harness::latents(idx), out, false, 4);
+  EXPECT_EQ(s.stop, pl::stop_reason::fatal);
+  ASSERT_TRUE(s.fatal);
+  EXPECT_TRUE(*s.fatal == ai::errc::unauthorized);
+  EXPECT_LT(h.server->requests(), 20u);
+  EXPECT_LT(s.processed(), 20u);
+  std::filesystem::remove_all(out);
+}
+
+#if defined(AUTOINTERP_CLI_EXE)
+// The programs themselves: the CLI, explain_one and asio_server, run as child processes.
+
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <thread>
+
+namespace {
+
+struct child {
+  pid_t pid = -1;
+  int out = -1;  // the child's stdout and stderr
+};
+
+// Starts `args` without OPENROUTER_API_KEY (so the statistical baseline is the default).
+child spawn(std::vector<std::string> const& args) {
+  int fds[2];
+  if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  std::vector<char*> argv;
+  for (auto const& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(fds[1], 1);
+    ::dup2(fds[1], 2);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    ::unsetenv("OPENROUTER_API_KEY");
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  return {pid, fds[0]};
+}
+
+std::string read_all(int fd) {
+  std::string s;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) s.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  return s;
+}
+
+int wait_exit(pid_t pid) {
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Runs to the end: exit code and output.
+std::pair<int, std::string> run_program(std::vector<std::string> const& args) {
+  auto c = spawn(args);
+  auto text = read_all(c.out);
+  return {wait_exit(c.pid), text};
+}
+
+std::string const cache_dir = (sample / "cache").string();
+
+}  // namespace
+
+TEST(explain_cli, stats_run_on_the_sample_names_planted_tokens) {
+  auto out = fresh_dir("cli_stats");
+  auto [code, text] = run_program({AUTOINTERP_CLI_EXE, "explain", cache_dir, "--module", "layers.6", "--latents",
+                                   "0-99,69,119,211,416", "--min-examples", "3", "--out", out.string()});
+  EXPECT_EQ(code, 0) << text;
+  EXPECT_NE(text.find("statistical baseline"), std::string::npos) << text;  // the one-line note
+  auto explanation = boost::json::parse(read(out / "explanations" / "layers.6_latent119.txt")).as_string();
+  EXPECT_NE(std::string(explanation).find("\" >>>\" (100%)"), std::string::npos) << explanation;
+  std::set<std::uint32_t> expected;
+  for (std::uint32_t i = 0; i < 100; ++i) expected.insert(i);
+  for (std::uint32_t i : {119u, 211u, 416u}) expected.insert(i);
+  check_outputs(out, expected);
+  std::filesystem::remove_all(out);
+}
+
+TEST(explain_cli, bad_usage_exits_2_with_one_line) {
+  auto out = fresh_dir("cli_bad");
+  for (auto const& args : std::vector<std::vector<std::string>>{
+           {AUTOINTERP_CLI_EXE, "explain", cache_dir, "--latents", "5-2", "--out", out.string()},
+           {AUTOINTERP_CLI_EXE, "explain", cache_dir, "--latents", "99999", "--out", out.string()},
+           {AUTOINTERP_CLI_EXE, "explain", cache_dir, "--shard", "3/3", "--out", out.string()},
+           {AUTOINTERP_CLI_EXE, "explain", cache_dir, "--provider", "nope", "--out", out.string()},
+           {AUTOINTERP_CLI_EXE, "explain", "/nonexistent/cache", "--out", out.string()}}) {
+    auto [code, text] = run_program(args);
+    EXPECT_EQ(code, 2) << text;
+    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
+  }
+  std::filesystem::remove_all(out);
+}
+
+TEST(explain_cli, shards_split_the_job_and_together_cover_it) {
+  std::set<std::uint32_t> all;
+  for (int k = 0; k < 3; ++k) {
+    auto out = fresh_dir("cli_shard" + std::to_string(k));
+    auto [code, text] = run_program({AUTOINTERP_CLI_EXE, "explain", cache_dir, "--latents", "0-29", "--min-examples", "1",
+                                     "--shard", std::to_string(k) + "/3", "--out", out.string()});
+    EXPECT_EQ(code, 0) << text;
+    std::size_t lines = 0;
+    for (auto const& row : run_lines(out)) {
+      ++lines;
+      EXPECT_TRUE(all.insert(static_cast<std::uint32_t>(row.at("latent").as_int64())).second);
+    }
+    EXPECT_EQ(lines, 10u);
+    std::filesystem::remove_all(out);
+  }
+  EXPECT_EQ(all.size(), 30u);
+}
+
+TEST(explain_cli, killed_mid_run_then_resumed_explains_every_latent_once) {
+  // The fake LLM runs on its own thread; the CLI talks to it over 127.0.0.1 like to any local server.
+  asio::io_context server_io;
+  std::mutex m;
+  std::map<std::string, int> answered;
+  fake_llm_server server(server_io.get_executor(), [&](fake_request const& r) {
+    {
+      std::lock_guard lock(m);
+      ++answered[r.prompt()];
+    }
+    return name_the_token(r).after(std::chrono::milliseconds(20));
+  });
+  auto guard = asio::make_work_guard(server_io);
+  std::thread server_thread([&] { server_io.run(); });
+  auto out = fresh_dir("cli_kill");
+  std::vector<std::string> args{AUTOINTERP_CLI_EXE, "explain", cache_dir, "--latents", "0-149", "--min-examples", "1",
+                                "--provider", "local", "--base-url", server.base_url(), "--model", "fake",
+                                "--concurrency", "4", "--out", out.string()};
+  auto c = spawn(args);
+  // Kill it once some latents are done.
+  for (int i = 0; i < 3000; ++i) {
+    std::error_code ec;
+    if (std::filesystem::exists(out / "run.jsonl", ec) && std::filesystem::file_size(out / "run.jsonl", ec) > 3000) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ::kill(c.pid, SIGKILL);
+  EXPECT_EQ(wait_exit(c.pid), 128 + SIGKILL);
+  ::close(c.out);
+  auto before = run_lines(out).size();
+  EXPECT_GT(before, 0u);
+  EXPECT_LT(before, 150u);
+  args.push_back("--resume");
+  auto [code, text] = run_program(args);
+  EXPECT_EQ(code, 0) << text;
+  server.stop();
+  guard.reset();
+  server_thread.join();
+  std::set<std::uint32_t> expected;
+  for (std::uint32_t i = 0; i < 150; ++i) expected.insert(i);
+  check_outputs(out, expected);  // one explained line per latent, every file whole, no temporaries
+  std::set<std::uint32_t> explained;
+  for (auto const& row : run_lines(out))
+    if (row.at("status") == "explained") explained.insert(static_cast<std::uint32_t>(row.at("latent").as_int64()));
+  std::size_t explained_files = 0;
+  for (auto const& e : std::filesystem::directory_iterator(out / "explanations")) explained_files += e.is_regular_file();
+  EXPECT_GT(explained.size(), 50u);
+  EXPECT_EQ(explained_files, explained.size());
+  EXPECT_EQ(answered.size(), explained.size());  // every latent that reached the LLM ended explained
+  // Only a latent in flight at the kill may have been asked twice (its answer was lost with the process).
+  std::size_t twice = 0;
+  for (auto const& [prompt, n] : answered) twice += n > 1;
+  EXPECT_LE(twice, 4u);
+  std::filesystem::remove_all(out);
+}
+
+TEST(explain_examples, explain_one_prints_a_planted_token) {
+  auto [code, text] = run_program({AUTOINTERP_EXPLAIN_ONE_EXE, cache_dir, "layers.6", "69", (sample / "tokenizer.json").string()});
+  EXPECT_EQ(code, 0) << text;
+  EXPECT_NE(text.find("layers.6 latent 69: Statistical baseline (no LLM): active on \" Python\""), std::string::npos) << text;
+}
+
+TEST(explain_examples, asio_server_answers_get_explain) {
+  auto c = spawn({AUTOINTERP_ASIO_SERVER_EXE, cache_dir, "0", (sample / "tokenizer.json").string()});
+  std::string first;
+  char ch;
+  while (::read(c.out, &ch, 1) == 1 && ch != '\n') first += ch;
+  ASSERT_EQ(first.rfind("listening on 127.0.0.1:", 0), 0u) << first;
+  auto port = static_cast<unsigned short>(std::stoul(first.substr(first.rfind(':') + 1)));
+  asio::io_context io;
+  boost::beast::tcp_stream stream(io);
+  stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  auto get = [&](std::string target) {
+    boost::beast::http::request<boost::beast::http::string_body> req{boost::beast::http::verb::get, target, 11};
+    req.set(boost::beast::http::field::host, "127.0.0.1");
+    boost::beast::http::write(stream, req);
+    boost::beast::flat_buffer buf;
+    boost::beast::http::response<boost::beast::http::string_body> res;
+    boost::beast::http::read(stream, buf, res);
+    return res;
+  };
+  auto res = get("/explain/layers.6/1229");
+  EXPECT_EQ(res.result_int(), 200u);
+  auto body = boost::json::parse(res.body()).as_object();
+  EXPECT_EQ(body.at("status").as_string(), "explained");
+  EXPECT_NE(std::string(body.at("explanation").as_string()).find("\" module\""), std::string::npos) << res.body();
+  EXPECT_EQ(get("/explain/layers.6/999999").result_int(), 404u);  // same keep-alive connection
+  EXPECT_EQ(get("/nothing").result_int(), 404u);
+  ::kill(c.pid, SIGTERM);
+  EXPECT_EQ(wait_exit(c.pid), 0);
+  ::close(c.out);
+}
+#endif
