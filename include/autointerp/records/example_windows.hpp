@@ -32,8 +32,12 @@ class window_mask {
   /// Windows whose bit is set.
   std::uint64_t count() const noexcept { return count_; }
   /// The index of the `k`-th (0-based) window whose bit is clear, in ascending order. Requires
-  /// k < size() - count().
+  /// k < size() - count(). O(size() / 64); see `clear_index` for many queries.
   AUTOINTERP_DECL std::uint64_t nth_clear(std::uint64_t k) const noexcept;
+  /// Clear bits before each 64-bit word (size words + 1), for `nth_clear(k, index)`.
+  AUTOINTERP_DECL std::vector<std::uint64_t> clear_index() const;
+  /// `nth_clear(k)` in O(log(size() / 64)) with `index` = `clear_index()`.
+  AUTOINTERP_DECL std::uint64_t nth_clear(std::uint64_t k, std::span<std::uint64_t const> index) const noexcept;
 
  private:
   std::uint64_t n_ = 0;
@@ -82,6 +86,8 @@ class example_windows {
   /// Largest activation of example `i` as delphi's `Example.max_activation` computes it (over the
   /// materialised window, so centered windows include their neighbouring parts).
   AUTOINTERP_DECL float max_activation(std::size_t i) const;
+  /// `max_activation(i)` using `scratch` (at least ctx_len() floats) instead of allocating.
+  AUTOINTERP_DECL float max_activation(std::size_t i, std::span<float> scratch) const noexcept;
 
   /// Builds the windows. Errors (`errc::bad_option`): `example_ctx_len` is 0 or does not divide
   /// the token matrix's context length. (`errc::bad_shape`): the arrays of `latent` differ in

@@ -8,6 +8,7 @@
 // algorithms (MT19937 with `init_by_array`, `getrandbits`, `_randbelow_with_getrandbits`, `sample`,
 // `shuffle`, `random`) and checked against numbers printed by CPython 3.11 in the tests.
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstddef>
@@ -103,6 +104,13 @@ class python_random {
         out.push_back(pool[j]);
         pool[j] = pool[n - i - 1];
       }
+    } else if (k <= 64) {
+      // Same draws as CPython's set of chosen indices; for few picks a scan of `out` is faster.
+      for (std::size_t i = 0; i < k; ++i) {
+        std::size_t j = static_cast<std::size_t>(randbelow(n));
+        while (std::find(out.begin(), out.end(), j) != out.end()) j = static_cast<std::size_t>(randbelow(n));
+        out.push_back(j);
+      }
     } else {
       std::unordered_set<std::size_t> selected;
       selected.reserve(k * 2);
@@ -193,10 +201,14 @@ class python_random {
 
   void twist() noexcept {
     constexpr std::uint32_t upper = 0x80000000u, lower = 0x7fffffffu, matrix_a = 0x9908b0dfu;
-    for (std::size_t k = 0; k < n; ++k) {
-      std::uint32_t y = (state_[k] & upper) | (state_[(k + 1) % n] & lower);
-      state_[k] = state_[(k + m) % n] ^ (y >> 1) ^ ((y & 1u) ? matrix_a : 0u);
-    }
+    auto mix = [&](std::size_t k, std::size_t next, std::size_t far) {
+      std::uint32_t y = (state_[k] & upper) | (state_[next] & lower);
+      state_[k] = state_[far] ^ (y >> 1) ^ ((y & 1u) ? matrix_a : 0u);
+    };
+    std::size_t k = 0;
+    for (; k < n - m; ++k) mix(k, k + 1, k + m);
+    for (; k < n - 1; ++k) mix(k, k + 1, k + m - n);
+    mix(n - 1, 0, m - 1);
     index_ = 0;
   }
 

@@ -49,7 +49,8 @@ AUTOINTERP_DECL result<latent_record> build_record(cache::token_matrix const& to
 
   std::size_t const listed = w.size() < max_activation_listed ? w.size() : max_activation_listed;
   rec.examples_max_activation.reserve(listed);
-  for (std::size_t i = 0; i < listed; ++i) rec.examples_max_activation.push_back(w.max_activation(i));
+  std::vector<float> scratch(w.ctx_len());
+  for (std::size_t i = 0; i < listed; ++i) rec.examples_max_activation.push_back(w.max_activation(i, scratch));
   // delphi normalises against the first example's maximum.
   float const max_activation = listed ? rec.examples_max_activation.front() : 0.0f;
 

@@ -27,6 +27,29 @@ AUTOINTERP_DECL std::uint64_t window_mask::nth_clear(std::uint64_t k) const noex
   return n_;
 }
 
+AUTOINTERP_DECL std::vector<std::uint64_t> window_mask::clear_index() const {
+  std::vector<std::uint64_t> index(bits_.size() + 1, 0);
+  for (std::size_t wi = 0; wi < bits_.size(); ++wi) {
+    std::uint64_t valid = n_ - wi * 64;
+    std::uint64_t clear = ~bits_[wi];
+    if (valid < 64) clear &= (std::uint64_t{1} << valid) - 1;
+    index[wi + 1] = index[wi] + static_cast<std::uint64_t>(std::popcount(clear));
+  }
+  return index;
+}
+
+AUTOINTERP_DECL std::uint64_t window_mask::nth_clear(std::uint64_t k,
+                                                     std::span<std::uint64_t const> index) const noexcept {
+  if (index.size() != bits_.size() + 1 || index.empty() || k >= index.back()) return nth_clear(k);
+  // The word holding the k-th clear bit: the last one with fewer than k + 1 clear bits before it.
+  auto it = std::upper_bound(index.begin(), index.end(), k);
+  std::size_t wi = static_cast<std::size_t>(it - index.begin()) - 1;
+  std::uint64_t rest = k - index[wi];
+  std::uint64_t clear = ~bits_[wi];
+  for (std::uint64_t j = 0; j < rest; ++j) clear &= clear - 1;
+  return wi * 64 + static_cast<std::uint64_t>(std::countr_zero(clear));
+}
+
 AUTOINTERP_DECL result<void> check_example_ctx_len(std::uint32_t example_ctx_len, std::size_t cache_ctx_len) {
   if (example_ctx_len != 0 && cache_ctx_len != 0 && cache_ctx_len % example_ctx_len == 0) return {};
   std::string divisors;
@@ -82,48 +105,70 @@ AUTOINTERP_DECL result<example_windows> example_windows::build(cache::token_matr
   w.len_ = example_ctx_len;
   w.active_ = window_mask(n_windows);
 
-  // Flat token index of each activation, checked; sorted by it (caches are, so this is a scan).
-  std::vector<std::uint64_t> flat(n);
+  // Check every location and whether they are sorted (caches store them sorted: then this is
+  // the only pass besides the one below).
+  std::uint32_t const* rows_in = latent.rows.data();
+  std::uint32_t const* pos_in = latent.positions.data();
   bool sorted = true;
   for (std::size_t i = 0; i < n; ++i) {
-    if (latent.rows[i] >= tokens.rows || latent.positions[i] >= ctx)
-      return make_error(errc::bad_shape, who + ": activation at row " + std::to_string(latent.rows[i]) + ", position " +
-                                             std::to_string(latent.positions[i]) + " lies outside the " +
+    if (rows_in[i] >= tokens.rows || pos_in[i] >= ctx)
+      return make_error(errc::bad_shape, who + ": activation at row " + std::to_string(rows_in[i]) + ", position " +
+                                             std::to_string(pos_in[i]) + " lies outside the " +
                                              std::to_string(tokens.rows) + " x " + std::to_string(ctx) +
                                              " token matrix; the cache and its tokens do not belong together");
-    flat[i] = latent.rows[i] * ctx + latent.positions[i];
-    if (i > 0 && flat[i] < flat[i - 1]) sorted = false;
+    if (i > 0 && (rows_in[i] < rows_in[i - 1] || (rows_in[i] == rows_in[i - 1] && pos_in[i] < pos_in[i - 1])))
+      sorted = false;
   }
   std::vector<std::uint32_t> order;
   if (!sorted) {
     order.resize(n);
     for (std::size_t i = 0; i < n; ++i) order[i] = static_cast<std::uint32_t>(i);
-    std::stable_sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return flat[a] < flat[b]; });
+    std::stable_sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+      return rows_in[a] != rows_in[b] ? rows_in[a] < rows_in[b] : pos_in[a] < pos_in[b];
+    });
   }
 
   // One segment per window with activity, in matrix order (delphi's unique_consecutive).
+  // Windows never straddle rows (len divides ctx), so window = row * per_row + position / len.
+  std::uint64_t const per_row = ctx / len;
+  bool const pow2 = (len & (len - 1)) == 0;
+  unsigned const shift = static_cast<unsigned>(std::countr_zero(len));
   w.offsets_.resize(n);
   w.values_.resize(n);
+  w.segments_.reserve(std::min<std::uint64_t>(n, n_windows));
+  bool any_nan = false;
+  std::uint64_t last_window = ~std::uint64_t{0};
   for (std::size_t k = 0; k < n; ++k) {
     std::size_t i = sorted ? k : order[k];
-    std::uint64_t win = flat[i] / len;
+    std::uint32_t pos = pos_in[i];
+    std::uint64_t win = rows_in[i] * per_row + (pow2 ? pos >> shift : pos / len);
     float v = latent.values[i];
-    w.offsets_[k] = static_cast<std::uint32_t>(flat[i] % len);
+    w.offsets_[k] = pow2 ? (pos & static_cast<std::uint32_t>(len - 1)) : static_cast<std::uint32_t>(pos % len);
     w.values_[k] = v;
-    if (w.segments_.empty() || w.segments_.back().window != win) {
+    if (win != last_window) {
       w.segments_.push_back({win, static_cast<std::uint32_t>(k), 0, v});
       w.active_.set(win);
+      last_window = win;
     }
     segment& s = w.segments_.back();
     ++s.count;
-    if (std::isnan(v) || (!std::isnan(s.max) && v > s.max)) s.max = v;
+    if (std::isnan(v)) {
+      any_nan = true;
+      s.max = v;
+    } else if (!std::isnan(s.max) && v > s.max) {
+      s.max = v;
+    }
   }
 
-  // Rank by maximum, descending, with torch's tie order (std::sort of (value, index) pairs).
+  // Rank by maximum, descending, with torch's tie order (std::sort of (value, index) pairs with
+  // torch's comparator; without NaNs the plain comparison gives the same outcomes, faster).
   std::vector<std::pair<float, std::uint32_t>> keyed(w.segments_.size());
   for (std::size_t i = 0; i < keyed.size(); ++i) keyed[i] = {w.segments_[i].max, static_cast<std::uint32_t>(i)};
-  std::sort(keyed.begin(), keyed.end(),
-            [](auto const& a, auto const& b) { return detail::torch_desc_less(a.first, b.first); });
+  if (any_nan)
+    std::sort(keyed.begin(), keyed.end(),
+              [](auto const& a, auto const& b) { return detail::torch_desc_less(a.first, b.first); });
+  else
+    std::sort(keyed.begin(), keyed.end(), [](auto const& a, auto const& b) { return a.first > b.first; });
 
   if (kind == window_kind::max) {
     std::size_t keep = keyed.size();
@@ -134,7 +179,6 @@ AUTOINTERP_DECL result<example_windows> example_windows::build(cache::token_matr
   }
 
   // Centered: drop windows at the first and last position of a row.
-  std::uint64_t const per_row = ctx / len;
   std::vector<std::uint32_t> kept;
   kept.reserve(keyed.size());
   for (auto const& [m, seg] : keyed) {
@@ -213,8 +257,12 @@ AUTOINTERP_DECL void example_windows::activations(std::size_t i, std::span<float
 
 AUTOINTERP_DECL float example_windows::max_activation(std::size_t i) const {
   std::vector<float> dense(len_);
-  activations(i, dense);
-  return dense[detail::torch_argmax(dense)];
+  return max_activation(i, dense);
+}
+
+AUTOINTERP_DECL float example_windows::max_activation(std::size_t i, std::span<float> scratch) const noexcept {
+  activations(i, scratch.first(len_));
+  return scratch[detail::torch_argmax(scratch.first(len_))];
 }
 
 }  // namespace autointerp::records

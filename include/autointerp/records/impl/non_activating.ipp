@@ -91,10 +91,11 @@ AUTOINTERP_DECL std::vector<non_activating_example> random_non_activating(cache:
   if (n == 0 || example_ctx_len == 0 || silent < n) return out;
   if (active.size() * example_ctx_len > tokens.ids.size()) return out;
   python_random rng(seed);
+  auto const index = active.clear_index();
   out.reserve(n);
   for (std::uint32_t i = 0; i < n; ++i) {
     std::uint64_t k = rng.randbelow(silent);
-    out.push_back(detail::window_example(tokens, active.nth_clear(k), example_ctx_len, -1.0f));
+    out.push_back(detail::window_example(tokens, active.nth_clear(k, index), example_ctx_len, -1.0f));
   }
   return out;
 }

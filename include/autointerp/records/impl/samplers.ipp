@@ -71,6 +71,7 @@ AUTOINTERP_DECL std::vector<sampled_example> sample_test(std::size_t n_examples,
 
 AUTOINTERP_DECL std::uint8_t activation_level(float a, float max_activation, cache::activation_dtype dtype) noexcept {
   // max(max_activation, 1e-6) as Python compares them; the divisor then becomes a float scalar.
+  if (a == 0.0f) return 0;  // most of a window: 0 * 10 / m is 0 in every dtype
   float m = (max_activation > 1e-6 || std::isnan(max_activation)) ? max_activation : static_cast<float>(1e-6);
   float q = 0;
   switch (dtype) {
