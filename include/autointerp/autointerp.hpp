@@ -12,6 +12,8 @@
 #include <autointerp/cache/latent_spec.hpp>
 #include <autointerp/cache/native_format.hpp>
 #include <autointerp/records/latent_record.hpp>
+#include <autointerp/records/build_record.hpp>
+#include <autointerp/records/record_json.hpp>
 #include <autointerp/tokenizer/tokenizer.hpp>
 #include <autointerp/tokenizer/find_tokenizer.hpp>
 #include <autointerp/tokenizer/str_tokens.hpp>
