@@ -290,10 +290,13 @@ TEST(llm_client, does_not_retry_400_401_403_404_422_and_says_what_to_fix) {
     errc code;
     char const* fix;
   };
-  for (auto const& [status, code, fix] :
+  for (auto const& each :
        {row{400, errc::bad_request, "check the model name 'test/model'"}, row{401, errc::unauthorized, "set TEST_LLM_KEY"},
         row{403, errc::forbidden, "permissions"}, row{404, errc::not_found, "check the base URL"},
         row{422, errc::bad_request, "request options"}}) {
+    unsigned status = each.status;
+    errc code = each.code;
+    char const* fix = each.fix;
     SCOPED_TRACE(status);
     asio::io_context io;
     fake_llm_server server(io.get_executor(), [&](fake_request const&) {

@@ -21,3 +21,4 @@
 #include <autointerp/report/load_view.hpp>
 #include <autointerp/report/run_results.hpp>
 #include <autointerp/report/terminal_view.hpp>
+#include <autointerp/llm/client.hpp>

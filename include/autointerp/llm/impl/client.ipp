@@ -517,8 +517,11 @@ inline asio::awaitable<attempt_outcome> attempt(client_impl& s, std::string cons
       }
       if (reused && !got_some && closed_by_peer(ec) && !reconnected) {
         // The server closed the idle connection before it saw our request: reconnect, for free.
+        // Its idle siblings are probably closed too (a server's keep-alive timeout, a restart).
         reconnected = true;
         ++s.counters.stale_reconnects;
+        s.open -= s.idle.size();
+        s.idle.clear();
         --s.counters.attempts;
         continue;
       }
@@ -536,7 +539,7 @@ inline asio::awaitable<attempt_outcome> attempt(client_impl& s, std::string cons
       if (parsed) {
         out.response = std::move(*parsed);
       } else {
-        out.failure = std::move(parsed.error());
+        out.failure = parsed.error();
         if (!out.failure.server_delay) out.failure.server_delay = delay;
       }
     } else {
