@@ -40,6 +40,7 @@ std::vector<latent_id> ids(std::uint32_t n, std::string module = "layers.3") {
 // A fake stage: waits a little on a timer (so latents overlap), records the concurrency it saw.
 struct fake_stage {
   std::size_t in_flight = 0, max_seen = 0, calls = 0;
+  std::uint32_t slow_from = ~0u;  // latents from this index on take 2 s (so a cancellation finds them in flight)
   std::map<std::uint32_t, int> calls_per_latent;
   std::function<pl::latent_outcome(latent_id const&)> decide = [](latent_id const& id) {
     pl::latent_outcome o;
@@ -57,7 +58,8 @@ struct fake_stage {
       ++calls_per_latent[id.index];
       ++in_flight;
       max_seen = std::max(max_seen, in_flight);
-      asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(1 + id.index % 3));
+      auto delay = std::chrono::milliseconds(id.index >= slow_from ? 2000 : 1 + id.index % 3);
+      asio::steady_timer t(co_await asio::this_coro::executor, delay);
       boost::system::error_code ec;
       co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       --in_flight;
@@ -193,6 +195,7 @@ TEST(run, partial_cancellation_drains_and_terminal_cancels) {
   for (auto type : {asio::cancellation_type::partial, asio::cancellation_type::terminal}) {
     asio::io_context io;
     fake_stage f;
+    f.slow_from = 10;
     asio::cancellation_signal sig;
     std::size_t finished = 0;
     auto st = f.make();
