@@ -2,6 +2,7 @@
 // record, explained (by an LLM, the statistical baseline, or a dry run that only writes prompts) and
 // saved, at most --concurrency at once. Ctrl-C once drains (in-flight latents finish and are
 // saved), twice cancels them.
+#include "cache_selection.hpp"
 #include "commands.hpp"
 
 #include <autointerp/cache/dataset.hpp>
@@ -93,38 +94,21 @@ int run_explain(explain_args& a) {
   auto shard = pl::parse_shard(a.shard);
   if (!shard) return usage_error(shard.error().what());
 
-  ai::cache::open_options oo;
-  oo.tokens_file = a.tokens_file;
-  auto data = ai::cache::dataset::open(a.cache, oo);
-  if (!data) return usage_error(data.error().what());
-  if (a.module.empty()) {
-    if (data->modules().size() != 1) {
-      std::string names;
-      for (auto const& m : data->modules()) names += (names.empty() ? "" : ", ") + m.name;
-      return usage_error("the cache has several modules (" + names + "); choose one with --module");
-    }
-    a.module = data->modules().front().name;
-  }
-  auto module = data->module(a.module);
-  if (!module) return usage_error(module.error().what());
-  std::vector<std::uint32_t> indices;
-  if (a.latents.empty()) {
-    indices.resize((*module)->width);
-    for (std::uint32_t i = 0; i < indices.size(); ++i) indices[i] = i;
-  } else {
-    auto spec = ai::cache::parse_latent_spec(a.latents, (*module)->width);
-    if (!spec) return usage_error(spec.error().what());
-    indices = std::move(*spec);
-  }
+  auto opened = cli::open_module(a.cache, a.tokens_file, a.module);
+  if (!opened) return usage_error(opened.error().what());
+  auto* data = &opened->data;
+  auto const* module = opened->module;
+  auto indices = cli::select_latents(a.latents, module->width);
+  if (!indices) return usage_error(indices.error().what());
   std::vector<ai::cache::latent_id> latents;
-  latents.reserve(indices.size());
-  for (auto i : indices) latents.push_back({a.module, i});
+  latents.reserve(indices->size());
+  for (auto i : *indices) latents.push_back({a.module, i});
   latents = pl::select_shard(std::move(latents), *shard);
 
   // The tokenizer: --tokenizer, else beside or inside the cache, else the Hugging Face cache. Without
   // one the job still runs, with token ids in the prompts.
   std::shared_ptr<ai::tokenizer::tokenizer const> tok;
-  auto tok_path = ai::tokenizer::find_tokenizer_for_module(a.cache, **module, a.tokenizer);
+  auto tok_path = ai::tokenizer::find_tokenizer_for_module(a.cache, *module, a.tokenizer);
   if (!tok_path) {
     if (!a.tokenizer.empty()) return usage_error(tok_path.error().what());
     std::cerr << "autointerp: " << tok_path.error().what() << "; prompts will show token ids\n";

@@ -2,6 +2,7 @@
 // record the way delphi does and prints it as one line of JSON (the schema of delphi's reference
 // fixtures), in latent order. Latents with fewer than --min-examples windows are skipped and
 // counted on stderr.
+#include "cache_selection.hpp"
 #include "commands.hpp"
 
 #include <autointerp/cache/dataset.hpp>
@@ -70,34 +71,18 @@ int run_records(records_args& a) {
   a.options.non_activating_source = *ns;
   if (auto v = rec::validate(a.options); !v) return usage_error(v.error().what());
 
-  ai::cache::open_options oo;
-  oo.tokens_file = a.tokens_file;
-  auto data = ai::cache::dataset::open(a.cache, oo);
-  if (!data) return usage_error(data.error().what());
-  if (a.module.empty()) {
-    if (data->modules().size() != 1) {
-      std::string names;
-      for (auto const& m : data->modules()) names += (names.empty() ? "" : ", ") + m.name;
-      return usage_error("the cache has several modules (" + names + "); choose one with --module");
-    }
-    a.module = data->modules().front().name;
-  }
-  auto module = data->module(a.module);
-  if (!module) return usage_error(module.error().what());
+  auto opened = cli::open_module(a.cache, a.tokens_file, a.module);
+  if (!opened) return usage_error(opened.error().what());
+  auto* data = &opened->data;
+  auto const* module = opened->module;
   auto tokens = data->tokens(a.module);
   if (!tokens) return usage_error(tokens.error().what());
   if (auto c = rec::check_example_ctx_len(a.options.example_ctx_len, (*tokens)->ctx); !c)
     return usage_error(c.error().what());
 
-  std::vector<std::uint32_t> latents;
-  if (a.latents.empty()) {
-    latents.resize((*module)->width);
-    for (std::uint32_t i = 0; i < latents.size(); ++i) latents[i] = i;
-  } else {
-    auto spec = ai::cache::parse_latent_spec(a.latents, (*module)->width);
-    if (!spec) return usage_error(spec.error().what());
-    latents = std::move(*spec);
-  }
+  auto selected = cli::select_latents(a.latents, module->width);
+  if (!selected) return usage_error(selected.error().what());
+  std::vector<std::uint32_t> latents = std::move(*selected);
 
   // delphi's neighbour lists: --neighbours names the JSON file, or the folder holding
   // <module>-<type>.json.
@@ -118,7 +103,7 @@ int run_records(records_args& a) {
   std::vector<std::function<void(rec::latent_record&)>> finish;
   std::shared_ptr<ai::tokenizer::tokenizer const> tok;
   if (a.str_tokens) {
-    auto path = ai::tokenizer::find_tokenizer_for_module(a.cache, **module, a.tokenizer);
+    auto path = ai::tokenizer::find_tokenizer_for_module(a.cache, *module, a.tokenizer);
     if (!path) return usage_error(path.error().what());
     auto loaded = ai::tokenizer::load_tokenizer(*path);
     if (!loaded) return usage_error(loaded.error().what());

@@ -2,6 +2,8 @@
 // What `show` and `report` share: opening the cache, choosing the module, finding the tokenizer
 // and the options that say which windows a view shows.
 
+#include "cache_selection.hpp"
+
 #include <autointerp/cache/dataset.hpp>
 #include <autointerp/records/record_options.hpp>
 #include <autointerp/report/load_view.hpp>
@@ -59,28 +61,18 @@ inline std::variant<source, int> open_source(std::string_view command, source_ar
   auto kind = ai::records::parse_window_kind(a.windows);
   if (!kind) return usage_error(command, "--windows '" + a.windows + "': use max or centered");
   a.view.windows = *kind;
-  ai::cache::open_options oo;
-  oo.tokens_file = a.tokens_file;
-  auto data = ai::cache::dataset::open(a.cache, oo);
-  if (!data) return usage_error(command, data.error().what());
-  if (a.module.empty()) {
-    if (data->modules().size() != 1) {
-      std::string names;
-      for (auto const& m : data->modules()) names += (names.empty() ? "" : ", ") + m.name;
-      return usage_error(command, "the cache has several modules (" + names + "); choose one with --module");
-    }
-    a.module = data->modules().front().name;
-  }
-  auto module = data->module(a.module);
-  if (!module) return usage_error(command, module.error().what());
-  source s{*data, *module, nullptr, std::nullopt, a.view};
+  auto opened = open_module(a.cache, a.tokens_file, a.module);
+  if (!opened) return usage_error(command, opened.error().what());
+  auto* data = &opened->data;
+  auto const* module = opened->module;
+  source s{*data, module, nullptr, std::nullopt, a.view};
 
   // tokenizer.json: --tokenizer, else beside or inside the cache, else the Hugging Face hub cache.
   ai::tokenizer::tokenizer_search search;
   search.explicit_path = a.tokenizer;
-  search.module_dir = (*module)->path;
+  search.module_dir = module->path;
   search.cache_root = data->root();
-  search.model_name = (*module)->model_name;
+  search.model_name = module->model_name;
   auto tok_path = ai::tokenizer::find_tokenizer(search);
   if (!tok_path) {
     if (!a.tokenizer.empty()) return usage_error(command, tok_path.error().what());
