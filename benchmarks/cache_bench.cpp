@@ -3,14 +3,13 @@
 //   - .zst shard: decompression throughput as a ratio to `zstd -d -c FILE > /dev/null`;
 //   - native format: bytes read and time to load 10 latents, against delphi shards.
 // The cache (16384 latents, 1M tokens, about 8 activations per token) is generated in a temporary
-// folder by the code below and removed at the end. Usage: cache_bench [folder]
+// folder (synthetic_cache.hpp) and removed at the end. Usage: cache_bench [folder]
 #include <autointerp/cache/convert.hpp>
 #include <autointerp/cache/dataset.hpp>
 #include <autointerp/cache/safetensors.hpp>
 #include <autointerp/cache/shard.hpp>
 
-#include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
+#include "synthetic_cache.hpp"
 
 #include <chrono>
 #include <cmath>
@@ -37,58 +36,7 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
-template <class T>
-void append(std::string& s, T v) {
-  s.append(reinterpret_cast<char const*>(&v), sizeof v);
-}
-
-void write_safetensors(fs::path const& p, std::vector<std::tuple<std::string, std::string, std::vector<std::uint64_t>, std::string>> const& tensors) {
-  boost::json::object header;
-  std::uint64_t at = 0;
-  for (auto const& [name, dtype, shape, bytes] : tensors) {
-    boost::json::array sh(shape.begin(), shape.end());
-    header[name] = {{"dtype", dtype}, {"shape", sh}, {"data_offsets", {at, at + bytes.size()}}};
-    at += bytes.size();
-  }
-  std::string json = boost::json::serialize(header);
-  while (json.size() % 8) json += ' ';
-  std::ofstream out(p, std::ios::binary);
-  std::uint64_t n = json.size();
-  out.write(reinterpret_cast<char const*>(&n), 8);
-  out << json;
-  for (auto const& t : tensors) out << std::get<3>(t);
-}
-
-// A delphi-layout cache: Zipf-like latent popularity, float16 activations, tokens in every shard.
-void generate(fs::path const& root) {
-  fs::create_directories(root / "layers.0");
-  std::mt19937_64 rng(7);
-  std::uniform_real_distribution<double> u(0, 1);
-  std::uniform_int_distribution<std::uint16_t> value(0x2c00, 0x4a00);  // float16 0.0625 .. 12
-  std::string tokens;
-  for (std::uint64_t i = 0; i < std::uint64_t(rows) * ctx; ++i) append<std::int64_t>(tokens, std::int64_t(rng() % 50257));
-  std::vector<std::string> locs(shards), acts(shards);
-  std::vector<std::uint64_t> counts(shards);
-  std::uint32_t const span = width / shards;
-  for (std::uint32_t r = 0; r < rows; ++r)
-    for (std::uint32_t p = 0; p < ctx; ++p)
-      for (std::uint32_t k = 0; k < per_token; ++k) {
-        auto latent = static_cast<std::uint32_t>(width * std::pow(u(rng), 2.5)) % width;
-        auto s = latent / span;
-        append<std::uint16_t>(locs[s], static_cast<std::uint16_t>(r));
-        append<std::uint16_t>(locs[s], static_cast<std::uint16_t>(p));
-        append<std::uint16_t>(locs[s], static_cast<std::uint16_t>(latent - s * span));
-        append<std::uint16_t>(acts[s], value(rng));
-        ++counts[s];
-      }
-  for (std::uint32_t s = 0; s < shards; ++s)
-    write_safetensors(root / "layers.0" / (std::to_string(s * span) + "_" + std::to_string((s + 1) * span - 1) + ".safetensors"),
-                      {{"locations", "U16", {counts[s], 3}, locs[s]},
-                       {"activations", "F16", {counts[s]}, acts[s]},
-                       {"tokens", "I64", {rows, ctx}, tokens}});
-  std::ofstream(root / "layers.0" / "config.json")
-      << "{\"cache_ctx_len\": " << ctx << ", \"n_tokens\": " << rows * ctx << ", \"model_name\": \"bench\"}";
-}
+bench::synthetic_cache_shape const shape{.width = width, .shards = shards, .rows = rows, .ctx = ctx, .per_token = per_token};
 
 }  // namespace
 
@@ -96,7 +44,7 @@ int main(int argc, char** argv) {
   fs::path base = argc > 1 ? fs::path(argv[1]) : fs::temp_directory_path() / ("autointerp_cache_bench_" + std::to_string(::getpid()));
   fs::remove_all(base);
   auto t0 = std::chrono::steady_clock::now();
-  generate(base / "delphi");
+  bench::write_synthetic_cache(base / "delphi", shape);
   std::printf("generated %u latents x %u tokens, %u activations/token in %.1f s\n", width, rows * ctx, per_token, seconds_since(t0));
   auto shard = base / "delphi" / "layers.0" / "0_2047.safetensors";
   auto shard_bytes = fs::file_size(shard);

@@ -7,9 +7,11 @@
 #include <autointerp/llm/endpoint.hpp>
 #include <autointerp/pipeline/explain_job.hpp>
 #include <autointerp/pipeline/run.hpp>
+#include <autointerp/records/load_neighbour_activity.hpp>
 #include <autointerp/tokenizer/tokenizer.hpp>
 
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/json/parse.hpp>
@@ -275,6 +277,51 @@ TEST(explain_e2e, dry_run_writes_requests_and_calls_nothing) {
   std::filesystem::remove_all(out);
 }
 
+TEST(explain_e2e, neighbour_source_takes_non_activating_windows_where_neighbours_fire) {
+  harness h(pl::explainer_backend::statistical);
+  h.ctx.records.n_non_activating = 20;
+  h.ctx.records.non_activating_source = ai::records::non_activating_kind::neighbours;
+  auto live = h.live(3);
+  ASSERT_EQ(live.size(), 3u);
+  ai::records::neighbour_table table;
+  table[live[0]] = {{0.75, live[1]}, {0.5, live[2]}, {0.25, 1u << 30}};  // the last is past the width
+  h.ctx.neighbours = std::make_shared<ai::records::neighbour_table const>(table);
+
+  auto build = [&](ai::cache::latent_id id) {
+    std::optional<ai::result<ai::records::latent_record>> out;
+    asio::co_spawn(h.io, pl::build_latent_record(h.ctx, std::move(id)),
+                   [&](std::exception_ptr, ai::result<ai::records::latent_record> r) { out = std::move(r); });
+    h.io.run();
+    h.io.restart();
+    if (!out || !*out) throw std::runtime_error(out ? (*out).error().what() : "no result");
+    return std::move(**out);
+  };
+  auto record = build({"layers.6", live[0]});
+
+  // The neighbour past the width is left out; the windows are those build_record takes from the rest.
+  auto nbs = ai::records::load_neighbour_activity(h.ctx.data, "layers.6", table, live[0]);
+  ASSERT_TRUE(nbs) << nbs.error().what();
+  ASSERT_EQ(nbs->size(), 2u);
+  auto matrix = h.ctx.data.tokens("layers.6");
+  auto acts = h.ctx.data.load_latent("layers.6", live[0]);
+  ASSERT_TRUE(matrix && acts);
+  auto direct = ai::records::build_record(**matrix, *acts, h.ctx.records, *nbs);
+  ASSERT_TRUE(direct);
+  ASSERT_FALSE(record.non_activating.empty());
+  ASSERT_EQ(record.non_activating.size(), direct->non_activating.size());
+  for (std::size_t i = 0; i < record.non_activating.size(); ++i) {
+    EXPECT_EQ(record.non_activating[i].tokens, direct->non_activating[i].tokens) << i;
+    EXPECT_EQ(record.non_activating[i].distance, direct->non_activating[i].distance) << i;
+    EXPECT_EQ(record.non_activating[i].str_tokens.size(), record.non_activating[i].tokens.size()) << i;
+  }
+  EXPECT_EQ(record.non_activating.front().distance, -0.75f);  // delphi: distance = -score, first neighbour first
+
+  // A latent without an entry draws random windows (distance -1).
+  auto other = build({"layers.6", live[1]});
+  ASSERT_FALSE(other.non_activating.empty());
+  for (auto const& ex : other.non_activating) EXPECT_EQ(ex.distance, -1.0f);
+}
+
 TEST(explain_e2e, thirty_percent_faults_all_latents_end_explained_and_none_is_called_twice_after_success) {
   // Every third-or-so request fails in one of the ways the client retries; success is counted per
   // prompt (each latent's prompt differs), so a latent explained twice would show up.
@@ -450,11 +497,37 @@ TEST(explain_cli, bad_usage_exits_2_with_one_line) {
            {AUTOINTERP_CLI_EXE, "explain", cache_dir, "--latents", "99999", "--out", out.string()},
            {AUTOINTERP_CLI_EXE, "explain", cache_dir, "--shard", "3/3", "--out", out.string()},
            {AUTOINTERP_CLI_EXE, "explain", cache_dir, "--provider", "nope", "--out", out.string()},
+           {AUTOINTERP_CLI_EXE, "explain", cache_dir, "--non-activating-source", "neighbours", "--out", out.string()},
+           {AUTOINTERP_CLI_EXE, "explain", cache_dir, "--non-activating-source", "neighbours", "--neighbours",
+            "/nonexistent/neighbours.json", "--out", out.string()},
            {AUTOINTERP_CLI_EXE, "explain", "/nonexistent/cache", "--out", out.string()}}) {
     auto [code, text] = run_program(args);
     EXPECT_EQ(code, 2) << text;
     EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
   }
+  std::filesystem::remove_all(out);
+}
+
+TEST(explain_cli, contrastive_dry_run_reads_the_neighbour_file) {
+  auto out = fresh_dir("cli_neighbours");
+  std::filesystem::create_directories(out);
+  {
+    std::ofstream f(out / "layers.6-co-occurrence.json");
+    f << R"({"119": [[0.9, 211], [0.4, 69]]})";
+  }
+  auto prompt = [&](std::string const& source) {
+    auto dir = out / source;
+    auto [code, text] = run_program({AUTOINTERP_CLI_EXE, "explain", cache_dir, "--latents", "119", "--min-examples",
+                                     "3", "--explainer", "contrastive", "--provider", "dry-run",
+                                     "--non-activating-source", source, "--neighbours", out.string(), "--out",
+                                     dir.string()});
+    EXPECT_EQ(code, 0) << text;
+    return read(dir / "prompts" / "layers.6_latent119.json");
+  };
+  auto from_neighbours = prompt("neighbours"), from_random = prompt("random");
+  EXPECT_FALSE(from_neighbours.empty());
+  EXPECT_FALSE(from_random.empty());
+  EXPECT_NE(from_neighbours, from_random);  // the file changed which counterexamples are shown
   std::filesystem::remove_all(out);
 }
 

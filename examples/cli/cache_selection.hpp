@@ -4,9 +4,11 @@
 
 #include <autointerp/cache/dataset.hpp>
 #include <autointerp/cache/latent_spec.hpp>
+#include <autointerp/records/non_activating.hpp>
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -46,6 +48,22 @@ inline autointerp::result<std::vector<std::uint32_t>> select_latents(std::string
   std::vector<std::uint32_t> all(width);
   std::iota(all.begin(), all.end(), std::uint32_t{0});
   return all;
+}
+
+/// delphi's neighbour lists for `module`: `path` names the JSON file itself, or the folder holding
+/// `<module>-<type>.json`. An empty `path` is a usage error: the neighbours source needs the file.
+inline autointerp::result<std::shared_ptr<autointerp::records::neighbour_table const>> load_neighbour_table(
+    std::string const& path, std::string const& module, std::string const& type) {
+  if (path.empty())
+    return autointerp::make_error(autointerp::errc::bad_option,
+                                  "--non-activating-source neighbours needs --neighbours PATH (delphi's "
+                                  "<module>-<type>.json, or the folder holding it)");
+  std::filesystem::path p = path;
+  std::error_code ec;
+  if (std::filesystem::is_directory(p, ec)) p = autointerp::records::neighbour_file(p, module, type);
+  auto table = autointerp::records::load_neighbours(p);
+  if (!table) return table.error();
+  return std::make_shared<autointerp::records::neighbour_table const>(std::move(*table));
 }
 
 }  // namespace cli

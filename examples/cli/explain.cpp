@@ -47,6 +47,7 @@ struct explain_args {
   std::optional<double> temperature;
   ai::records::record_options records;
   std::string windows = "max", train_type = "quantiles", test_type = "quantiles", non_activating_source = "random";
+  std::string neighbours, neighbours_type = "co-occurrence";
 };
 
 int usage_error(std::string const& message) {
@@ -105,6 +106,13 @@ int run_explain(explain_args& a) {
   for (auto i : *indices) latents.push_back({a.module, i});
   latents = pl::select_shard(std::move(latents), *shard);
 
+  std::shared_ptr<ai::records::neighbour_table const> neighbours;
+  if (a.records.non_activating_source == ai::records::non_activating_kind::neighbours) {
+    auto table = cli::load_neighbour_table(a.neighbours, a.module, a.neighbours_type);
+    if (!table) return usage_error(table.error().what());
+    neighbours = std::move(*table);
+  }
+
   // The tokenizer: --tokenizer, else beside or inside the cache, else the Hugging Face cache. Without
   // one the job still runs, with token ids in the prompts.
   std::shared_ptr<ai::tokenizer::tokenizer const> tok;
@@ -122,7 +130,7 @@ int run_explain(explain_args& a) {
   asio::thread_pool cpu(std::max(1u, std::thread::hardware_concurrency()));
   std::unique_ptr<ai::llm::client> client;
   pl::explain_context ctx{*data, tok, cpu.get_executor(), a.records, eo, backend, nullptr, a.model, a.max_tokens,
-                          a.temperature};
+                          a.temperature, std::move(neighbours)};
   if (backend != pl::explainer_backend::statistical && ctx.model.empty())
     ctx.model = provider == "openai" ? "gpt-4o-mini" : provider == "local" ? "default" : "openai/gpt-4o-mini";
   if (backend == pl::explainer_backend::llm) {
@@ -131,6 +139,7 @@ int run_explain(explain_args& a) {
     ai::llm::client_options co;
     co.endpoint = std::move(*ep);
     co.max_connections = a.concurrency;
+    co.limits.max_in_flight = a.concurrency;  // the scheduler prepares as many latents again ahead
     client = std::make_unique<ai::llm::client>(io.get_executor(), std::move(co));
     if (auto const* e = client->config_error()) return usage_error(e->what());
     ctx.client = client.get();
@@ -161,7 +170,7 @@ int run_explain(explain_args& a) {
 
   std::optional<ai::result<pl::run_summary>> outcome;
   auto const started = std::chrono::steady_clock::now();
-  pl::async_run(io.get_executor(), std::move(latents), job->stages, {.max_concurrent = a.concurrency},
+  pl::async_run(io.get_executor(), std::move(latents), job->stages, pl::explain_run_options(backend, a.concurrency),
                 asio::bind_cancellation_slot(stop.slot(), [&](ai::result<pl::run_summary> r) {
                   outcome = std::move(r);
                   signals.cancel();
@@ -197,7 +206,7 @@ void cli::add_explain_command(CLI::App& app, cli::action& run) {
                   "openrouter, openai, local, stats or dry-run (default: openrouter when OPENROUTER_API_KEY is set, else stats)");
   cmd->add_option("--model", a->model, "model name sent to the provider");
   cmd->add_option("--base-url", a->base_url, "OpenAI-compatible base URL (required for local), e.g. http://127.0.0.1:8000/v1");
-  cmd->add_option("--concurrency", a->concurrency, "latents in flight at once")->capture_default_str();
+  cmd->add_option("--concurrency", a->concurrency, "latents explained at once (LLM calls in flight; as many more are prepared ahead)")->capture_default_str();
   cmd->add_flag("--resume", a->resume, "skip latents already explained in --out; never call the LLM for them again");
   cmd->add_option("--shard", a->shard, "K/N: explain only the K-th of N deterministic slices (0 <= K < N)")->capture_default_str();
   cmd->add_option("--tokenizer", a->tokenizer, "tokenizer.json (default: one beside or inside the cache)");
@@ -222,6 +231,9 @@ void cli::add_explain_command(CLI::App& app, cli::action& run) {
   cmd->add_option("--n-non-activating", r.n_non_activating, "non-activating windows (contrastive explainer)")
       ->capture_default_str();
   cmd->add_option("--non-activating-source", a->non_activating_source, "random or neighbours")->capture_default_str();
+  cmd->add_option("--neighbours", a->neighbours, "delphi's neighbour JSON, or the folder holding <module>-<type>.json");
+  cmd->add_option("--neighbours-type", a->neighbours_type, "neighbour file type when --neighbours is a folder")
+      ->capture_default_str();
   cmd->add_option("--seed", r.seed, "sampler seed")->capture_default_str();
   cmd->add_option("--windows", a->windows, "max or centered")->capture_default_str();
   cmd->callback([a, &run] { run = [a] { return run_explain(*a); }; });

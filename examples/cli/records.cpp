@@ -8,6 +8,7 @@
 #include <autointerp/cache/dataset.hpp>
 #include <autointerp/cache/latent_spec.hpp>
 #include <autointerp/records/build_record.hpp>
+#include <autointerp/records/load_neighbour_activity.hpp>
 #include <autointerp/records/non_activating.hpp>
 #include <autointerp/records/record_json.hpp>
 #include <autointerp/records/record_options.hpp>
@@ -84,16 +85,9 @@ int run_records(records_args& a) {
   if (!selected) return usage_error(selected.error().what());
   std::vector<std::uint32_t> latents = std::move(*selected);
 
-  // delphi's neighbour lists: --neighbours names the JSON file, or the folder holding
-  // <module>-<type>.json.
-  std::optional<rec::neighbour_table> neighbours;
+  std::shared_ptr<rec::neighbour_table const> neighbours;
   if (a.options.non_activating_source == rec::non_activating_kind::neighbours) {
-    if (a.neighbours.empty())
-      return usage_error("--non-activating-source neighbours needs --neighbours PATH (delphi's <module>-<type>.json)");
-    std::filesystem::path p = a.neighbours;
-    std::error_code ec;
-    if (std::filesystem::is_directory(p, ec)) p = rec::neighbour_file(p, a.module, a.neighbours_type);
-    auto table = rec::load_neighbours(p);
+    auto table = cli::load_neighbour_table(a.neighbours, a.module, a.neighbours_type);
     if (!table) return usage_error(table.error().what());
     neighbours = std::move(*table);
   }
@@ -121,13 +115,9 @@ int run_records(records_args& a) {
     if (!acts) return {{}, false, acts.error().what()};
     std::vector<rec::neighbour_activity> nbs;
     if (neighbours) {
-      auto it = neighbours->find(latent);
-      if (it != neighbours->end())
-        for (auto const& n : it->second) {
-          auto na = data->load_latent(a.module, n.latent);
-          if (!na) continue;  // a neighbour outside the module: skipped, as delphi skips missing data
-          nbs.push_back({n.distance, std::make_shared<ai::cache::latent_activations const>(std::move(*na))});
-        }
+      auto loaded = rec::load_neighbour_activity(*data, a.module, *neighbours, latent);
+      if (!loaded) return {{}, false, loaded.error().what()};
+      nbs = std::move(*loaded);
     }
     auto r = rec::build_record(**tokens, *acts, a.options, nbs);
     if (!r) {

@@ -31,6 +31,15 @@ struct explain_job {
   std::shared_ptr<std::optional<autointerp::error>> write_error;  ///< the first failed write, if any
 };
 
+/// Scheduler settings for `concurrency` latents explained at once. With the `llm` backend the
+/// scheduler admits twice as many, so that while `concurrency` calls wait on the LLM the next
+/// latents are already loaded and prompted (CPU work hidden behind the latency); the client must
+/// then bound the calls itself: set its `limits.max_in_flight` (and `max_connections`) to
+/// `concurrency`. Memory grows with `2 * concurrency` records, still not with the job.
+inline run_options explain_run_options(explainer_backend backend, std::size_t concurrency) {
+  return {.max_concurrent = backend == explainer_backend::llm ? 2 * concurrency : concurrency};
+}
+
 /// Wires `explain_latent` to an output folder and a progress display for `total` latents:
 /// `already_done` (with `resume`) trusts existing explanation files; `on_finished` writes the
 /// explanation file and the run.jsonl line, then updates progress. A failed write is reported once

@@ -13,6 +13,8 @@
 #include <autointerp/llm/wire.hpp>
 #include <autointerp/pipeline/latent_outcome.hpp>
 #include <autointerp/records/build_record.hpp>
+#include <autointerp/records/load_neighbour_activity.hpp>
+#include <autointerp/records/non_activating.hpp>
 #include <autointerp/records/record_options.hpp>
 #include <autointerp/run_on.hpp>
 #include <autointerp/tokenizer/tokenizer.hpp>
@@ -26,6 +28,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace autointerp::pipeline {
 
@@ -48,6 +51,9 @@ struct explain_context {
   std::string model;              ///< model name sent with each request (llm, dry_run)
   std::optional<std::uint32_t> max_tokens;  ///< answer length cap sent with each request
   std::optional<double> temperature;
+  /// delphi's neighbour lists of the module, read by `records.non_activating_source ==
+  /// neighbours`; null (or a latent without an entry) falls back to random non-activating windows.
+  std::shared_ptr<records::neighbour_table const> neighbours;
 };
 
 /// The record of `id` with per-token strings, built on `ctx.cpu`. Errors: those of the cache
@@ -56,12 +62,19 @@ struct explain_context {
 inline boost::asio::awaitable<result<records::latent_record>> build_latent_record(explain_context const& ctx,
                                                                                cache::latent_id id) {
   // Named, not a temporary of the co_await expression: g++ 12 may destroy such temporaries twice.
-  auto work = [data = ctx.data, tok = ctx.tokens, options = ctx.records, id]() -> result<records::latent_record> {
+  auto work = [data = ctx.data, tok = ctx.tokens, options = ctx.records, nb = ctx.neighbours,
+               id]() -> result<records::latent_record> {
     auto matrix = data.tokens(id.module);
     if (!matrix) return matrix.error();
     auto acts = data.load_latent(id.module, id.index);
     if (!acts) return acts.error();
-    auto record = records::build_record(**matrix, *acts, options);
+    std::vector<records::neighbour_activity> neighbours;
+    if (nb && options.non_activating_source == records::non_activating_kind::neighbours && options.n_non_activating > 0) {
+      auto loaded = records::load_neighbour_activity(data, id.module, *nb, id.index);
+      if (!loaded) return loaded.error();
+      neighbours = std::move(*loaded);
+    }
+    auto record = records::build_record(**matrix, *acts, options, neighbours);
     if (!record) return record.error();
     if (tok) {
       auto decode = [&](auto& ex) -> result<void> {
