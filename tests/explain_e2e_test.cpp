@@ -104,7 +104,8 @@ struct harness {
   std::unique_ptr<fake_llm_server> server;
   std::unique_ptr<ai::llm::client> client;
 
-  explicit harness(pl::explainer_backend backend, ai::testing::fake_handler handler = name_the_token) {
+  explicit harness(pl::explainer_backend backend, ai::testing::fake_handler handler = name_the_token,
+                   std::size_t call_cap = 64) {
     auto data = ai::cache::dataset::open(sample / "cache");
     if (!data) throw ai::exception(data.error());
     auto tok = ai::tokenizer::load_tokenizer(sample / "tokenizer.json");
@@ -127,6 +128,8 @@ struct harness {
       co.retry.max_attempts = 10;
       co.timeouts.request = std::chrono::milliseconds(2000);
       co.seed = 7;
+      co.max_connections = call_cap;
+      co.limits.max_in_flight = call_cap;
       client = std::make_unique<ai::llm::client>(io.get_executor(), std::move(co));
       ctx.client = client.get();
     }
@@ -320,6 +323,39 @@ TEST(explain_e2e, neighbour_source_takes_non_activating_windows_where_neighbours
   auto other = build({"layers.6", live[1]});
   ASSERT_FALSE(other.non_activating.empty());
   for (auto const& ex : other.non_activating) EXPECT_EQ(ex.distance, -1.0f);
+}
+
+TEST(explain_e2e, llm_calls_stay_within_the_cap_while_as_many_latents_again_are_prepared_ahead) {
+  using clock = std::chrono::steady_clock;
+  auto const delay = std::chrono::milliseconds(100);
+  std::vector<clock::time_point> arrivals;  // the server shares the client's (single) thread
+  harness h(
+      pl::explainer_backend::llm,
+      [&](fake_request const& r) {
+        arrivals.push_back(clock::now());
+        return name_the_token(r).after(delay);
+      },
+      4);
+  auto ids = harness::latents(h.live(24));
+  ASSERT_EQ(ids.size(), 24u);
+  auto const options = pl::explain_run_options(pl::explainer_backend::llm, 4);
+  EXPECT_EQ(options.max_concurrent, 8u);
+  EXPECT_EQ(pl::explain_run_options(pl::explainer_backend::dry_run, 4).max_concurrent, 4u);
+  auto out = fresh_dir("prefetch");
+  auto s = h.run(ids, out, false, options.max_concurrent);
+  EXPECT_EQ(s.explained, 24u);
+  EXPECT_EQ(s.max_in_flight, 8u);  // the scheduler admitted twice the cap ...
+  // ... but a request still in flight when another arrives arrived less than `delay` before it
+  // (a lower bound on the calls in flight, so the cap check cannot fail spuriously).
+  ASSERT_EQ(arrivals.size(), 24u);
+  std::size_t most = 0;
+  for (std::size_t i = 0; i < arrivals.size(); ++i) {
+    std::size_t overlapping = 0;
+    for (std::size_t j = 0; j <= i; ++j) overlapping += arrivals[i] - arrivals[j] < delay;
+    most = std::max(most, overlapping);
+  }
+  EXPECT_EQ(most, 4u);
+  std::filesystem::remove_all(out);
 }
 
 TEST(explain_e2e, thirty_percent_faults_all_latents_end_explained_and_none_is_called_twice_after_success) {
