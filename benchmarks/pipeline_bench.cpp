@@ -10,7 +10,7 @@
 // The cache (100,000 latents, 262,144 tokens, 32 active latents per token spread evenly, so each
 // latent has about 84 activations) is generated in a temporary folder and removed at the end. Each
 // memory run is a fresh child process, so one run's heap does not colour the other's figures.
-// Usage: pipeline_bench [folder]
+// Usage: pipeline_bench [folder] [all|memory|llm]
 #include <autointerp/cache/convert.hpp>
 #include <autointerp/cache/dataset.hpp>
 #include <autointerp/llm/client.hpp>
@@ -188,6 +188,7 @@ int main(int argc, char** argv) {
   fs::path base = argc > 1 ? fs::path(argv[1]) : fs::temp_directory_path() / ("autointerp_pipeline_bench_" + std::to_string(::getpid()));
   fs::remove_all(base);
   auto const delphi = base / "delphi", native = base / "native";
+  std::string const part = argc > 2 ? argv[2] : "all";
 
   auto t0 = std::chrono::steady_clock::now();
   bool ok = in_child([&] {
@@ -206,11 +207,13 @@ int main(int argc, char** argv) {
               shape.width, static_cast<unsigned long long>(shape.tokens()), shape.per_token, seconds_since(t0));
 
   bool all_met = true;
-  all_met &= in_child([&] { return memory_run(delphi, "delphi shards", base / "out-delphi"); });
-  all_met &= in_child([&] { return memory_run(native, "native cache", base / "out-native"); });
+  if (part == "all" || part == "memory") {
+    all_met &= in_child([&] { return memory_run(delphi, "delphi shards", base / "out-delphi"); });
+    all_met &= in_child([&] { return memory_run(native, "native cache", base / "out-native"); });
+  }
 
   // Scheduling against a fake LLM on its own thread.
-  {
+  if (part == "all" || part == "llm") {
     asio::io_context server_io(1);
     autointerp::testing::fake_server_options so;
     so.light = true;

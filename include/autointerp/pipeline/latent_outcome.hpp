@@ -54,10 +54,12 @@ struct latent_outcome {
 };
 
 /// Errors after which no new latent should start, because every later call would fail the same way:
-/// a rejected or missing API key (401) and no credit left (402). 403 is not fatal: providers send it
-/// for a single flagged prompt.
+/// a rejected or missing API key (401), no credit left (402), and an output that cannot be written
+/// (disk full, folder gone: going on would pay for answers that are then lost). 403 is not fatal:
+/// providers send it for a single flagged prompt.
 inline bool is_fatal(autointerp::error const& e) noexcept {
-  return e == errc::unauthorized || e == errc::payment_required || e == errc::missing_api_key;
+  return e == errc::unauthorized || e == errc::payment_required || e == errc::missing_api_key ||
+         e == errc::write_failed;
 }
 
 /// The `run.jsonl` line for an outcome (without the newline): module, latent, status, explanation,

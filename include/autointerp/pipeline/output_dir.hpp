@@ -63,7 +63,7 @@ inline result<void> write_file_atomically(std::filesystem::path const& path, std
 /// killed process leaves whole lines (rewriting the file per latent would cost O(n^2)); readers skip
 /// a torn last line, which only a power loss can leave. Explanation files are written atomically
 /// before their run.jsonl line, so an explanation file is the proof that a latent is done.
-/// Not thread-safe: use it from one strand (the scheduler calls its hooks on one).
+/// Not thread-safe except `write_files`: use it from one strand (the scheduler calls its hooks on one).
 class output_dir {
  public:
   /// Creates the folders if needed and removes temporary files left by processes that died while
@@ -120,23 +120,46 @@ class output_dir {
     return true;
   }
 
-  /// Records an outcome: the explanation file first (explained only; a dry run's request goes to
-/// prompts/), then its run.jsonl line.
-  /// Errors: `errc::write_failed`.
+  /// Records an outcome: `write_files`, then `append_line`. Errors: `errc::write_failed`.
   result<void> write(latent_outcome const& o) {
+    auto r = write_files(o);
+    if (!r) return r;
+    return append_line(o);
+  }
+
+  /// An outcome's own files: its explanation file (explained only) and a dry run's request in
+  /// prompts/. Safe to call from any thread, concurrently for distinct latents (each file is its
+  /// own), so the disk work can leave the I/O thread. Errors: `errc::write_failed`.
+  result<void> write_files(latent_outcome const& o) const {
     if (!o.request.empty()) {
       auto r = write_prompt(o.latent, o.request);
       if (!r) return r;
     }
-    if (o.status == latent_status::explained) {
-      auto r = write_file_atomically(explanation_path(o.latent), boost::json::serialize(boost::json::string(o.explanation)));
-      if (!r) return r;
+    if (o.status == latent_status::explained)
+      return write_file_atomically(explanation_path(o.latent), boost::json::serialize(boost::json::string(o.explanation)));
+    return {};
+  }
+
+  /// Appends the outcome's run.jsonl line, after its files (an explanation file is the proof that a
+  /// latent is done). Not thread-safe: call it from one strand. Errors: `errc::write_failed`.
+  result<void> append_line(latent_outcome const& o) {
+    std::string line = boost::json::serialize(to_json(o));
+    line += '\n';
+    std::size_t done = 0;
+    while (done < line.size()) {
+      auto n = ::write(*fd_, line.data() + done, line.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0)
+        return make_error(errc::write_failed, "cannot append to " + (root_ / "run.jsonl").string() + ": " +
+                                                  std::strerror(errno) + "; check free disk space");
+      done += static_cast<std::size_t>(n);
     }
-    return append_line(o);
+    if (o.status == latent_status::explained) explained_.insert(key(o.latent));
+    return {};
   }
 
   /// Writes a dry run's request body for a latent into prompts/. Errors: `errc::write_failed`.
-  result<void> write_prompt(cache::latent_id const& id, std::string_view json) {
+  result<void> write_prompt(cache::latent_id const& id, std::string_view json) const {
     std::error_code ec;
     std::filesystem::create_directories(root_ / "prompts", ec);
     return write_file_atomically(prompt_path(id), json);
@@ -182,22 +205,6 @@ class output_dir {
       if (nec) continue;
       explained_.insert(key({std::string(m->get_string()), idx}));
     }
-  }
-
-  result<void> append_line(latent_outcome const& o) {
-    std::string line = boost::json::serialize(to_json(o));
-    line += '\n';
-    std::size_t done = 0;
-    while (done < line.size()) {
-      auto n = ::write(*fd_, line.data() + done, line.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0)
-        return make_error(errc::write_failed, "cannot append to " + (root_ / "run.jsonl").string() + ": " +
-                                                  std::strerror(errno) + "; check free disk space");
-      done += static_cast<std::size_t>(n);
-    }
-    if (o.status == latent_status::explained) explained_.insert(key(o.latent));
-    return {};
   }
 
   std::filesystem::path root_;
