@@ -13,18 +13,20 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
-#include <set>
 #include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace autointerp::pipeline {
 
@@ -86,6 +88,9 @@ class output_dir {
       ::close(*p);
       delete p;
     });
+    // A torn last line (a power loss mid-write) is ended, so the next line starts on its own.
+    if (resume && !d.ends_with_newline(jsonl) && ::write(fd, "\n", 1) != 1)
+      return make_error(errc::write_failed, "cannot append to " + jsonl.string() + ": " + std::strerror(errno));
     return d;
   }
 
@@ -104,7 +109,7 @@ class output_dir {
     std::error_code ec;
     auto path = explanation_path(id);
     if (!std::filesystem::is_regular_file(path, ec)) return false;
-    if (!explained_.contains(key(id))) {
+    if (!listed(id)) {
       latent_outcome o;
       o.latent = id;
       o.status = latent_status::explained;
@@ -115,7 +120,10 @@ class output_dir {
       auto v = boost::json::parse(ss.str(), jec);
       if (jec || !v.is_string()) return false;  // not ours or damaged: explain it again
       o.explanation = std::string(v.get_string());
-      (void)append_line(o);
+      if (append_line(o)) {  // listed now, in case the selection names the latent twice
+        auto& indices = explained_[id.module];
+        indices.insert(std::upper_bound(indices.begin(), indices.end(), id.index), id.index);
+      }
     }
     return true;
   }
@@ -154,7 +162,6 @@ class output_dir {
                                                   std::strerror(errno) + "; check free disk space");
       done += static_cast<std::size_t>(n);
     }
-    if (o.status == latent_status::explained) explained_.insert(key(o.latent));
     return {};
   }
 
@@ -166,7 +173,13 @@ class output_dir {
   }
 
  private:
-  static std::string key(cache::latent_id const& id) { return id.module + '\n' + std::to_string(id.index); }
+  // Latents run.jsonl listed as explained when the folder was opened, as sorted indices per module
+  // (4 bytes a latent). Only consulted by `already_explained`, which sees each latent once, before
+  // it runs, so lines appended by this run need no entry and memory does not grow during a run.
+  bool listed(cache::latent_id const& id) const {
+    auto it = explained_.find(id.module);
+    return it != explained_.end() && std::binary_search(it->second.begin(), it->second.end(), id.index);
+  }
 
   // Temporary files of processes that died mid-write (name.tmp.<pid>.<n>, pid no longer running);
   // those of live processes (other shards sharing the folder) are left alone.
@@ -187,6 +200,14 @@ class output_dir {
     }
   }
 
+  static bool ends_with_newline(std::filesystem::path const& file) {
+    std::ifstream f(file, std::ios::binary | std::ios::ate);
+    if (!f || f.tellg() <= 0) return true;  // missing or empty: nothing to end
+    f.seekg(-1, std::ios::end);
+    char last = 0;
+    return f.get(last) && last == '\n';
+  }
+
   void load_explained(std::filesystem::path const& jsonl) {
     std::ifstream f(jsonl, std::ios::binary);
     std::string line;
@@ -203,13 +224,14 @@ class output_dir {
       boost::system::error_code nec;
       auto idx = l->to_number<std::uint32_t>(nec);
       if (nec) continue;
-      explained_.insert(key({std::string(m->get_string()), idx}));
+      explained_[std::string(m->get_string())].push_back(idx);
     }
+    for (auto& [module, indices] : explained_) std::sort(indices.begin(), indices.end());
   }
 
   std::filesystem::path root_;
   std::shared_ptr<int> fd_;
-  std::set<std::string> explained_;
+  std::map<std::string, std::vector<std::uint32_t>, std::less<>> explained_;
 };
 
 }  // namespace autointerp::pipeline
