@@ -673,6 +673,70 @@ TEST(explain_cli, killed_mid_run_then_resumed_explains_every_latent_once) {
   std::filesystem::remove_all(out);
 }
 
+// The JSON lines of `autointerp records` (stderr may add a summary line).
+std::vector<boost::json::object> record_lines(std::string const& text) {
+  std::vector<boost::json::object> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty() && line[0] == '{') out.push_back(boost::json::parse(line).as_object());
+  return out;
+}
+
+TEST(records_cli, str_tokens_decode_every_example_with_the_sample_tokenizer) {
+  auto planted = planted_tokens();
+  ASSERT_TRUE(planted.contains(69));
+  auto [code, text] = run_program({AUTOINTERP_CLI_EXE, "records", cache_dir, "--latents", "69,119", "--min-examples",
+                                   "3", "--str-tokens", "--memory-budget", "64"});
+  EXPECT_EQ(code, 0) << text;
+  auto lines = record_lines(text);
+  ASSERT_EQ(lines.size(), 2u) << text;
+  for (auto const& rec : lines) {
+    auto const& train = rec.at("train").as_array();
+    ASSERT_FALSE(train.empty());
+    for (auto const& ex : train) {
+      auto const& tokens = ex.at("tokens").as_array();
+      auto const& strs = ex.at("str_tokens").as_array();
+      EXPECT_EQ(strs.size(), tokens.size());
+    }
+  }
+  // Latent 69 is planted on one token: its strongest token in every example is that token.
+  std::string const token = planted.at(69);
+  for (auto const& ex : lines[0].at("train").as_array()) {
+    auto const& acts = ex.at("activations").as_array();
+    std::size_t best = 0;
+    for (std::size_t i = 1; i < acts.size(); ++i)
+      if (acts[i].to_number<double>() > acts[best].to_number<double>()) best = i;
+    EXPECT_EQ(ex.at("str_tokens").as_array()[best].as_string(), token);
+  }
+  // Without --str-tokens the field is absent, as in delphi's fixtures.
+  auto [code2, plain] = run_program({AUTOINTERP_CLI_EXE, "records", cache_dir, "--latents", "69", "--min-examples", "3"});
+  EXPECT_EQ(code2, 0) << plain;
+  auto plain_lines = record_lines(plain);
+  ASSERT_EQ(plain_lines.size(), 1u);
+  EXPECT_FALSE(plain_lines[0].at("train").as_array()[0].as_object().contains("str_tokens"));
+}
+
+TEST(records_cli, neighbour_source_changes_the_non_activating_windows) {
+  auto dir = fresh_dir("records_neighbours");
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "layers.6-co-occurrence.json") << R"({"119": [[0.9, 211], [0.4, 69]]})";
+  auto run = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args{AUTOINTERP_CLI_EXE, "records", cache_dir, "--latents", "119", "--min-examples", "3"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto [code, text] = run_program(args);
+    EXPECT_EQ(code, 0) << text;
+    auto lines = record_lines(text);
+    return lines.size() == 1 ? lines[0].at("non_activating").as_array() : boost::json::array{};
+  };
+  auto random = run({});
+  auto neighbours = run({"--non-activating-source", "neighbours", "--neighbours", dir.string()});
+  EXPECT_FALSE(random.empty());
+  EXPECT_FALSE(neighbours.empty());
+  EXPECT_NE(random, neighbours);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(explain_examples, explain_one_prints_a_planted_token) {
   auto [code, text] = run_program({AUTOINTERP_EXPLAIN_ONE_EXE, cache_dir, "layers.6", "69", (sample / "tokenizer.json").string()});
   EXPECT_EQ(code, 0) << text;

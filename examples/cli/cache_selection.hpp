@@ -21,11 +21,13 @@ struct opened_module {
 };
 
 /// Opens `cache` and its module `module`; an empty `module` is set to the cache's only one.
+/// `memory_budget_mib` bounds the decoded delphi shards kept in memory (--memory-budget).
 inline autointerp::result<opened_module> open_module(std::string const& cache,
                                                      std::filesystem::path const& tokens_file,
-                                                     std::string& module) {
+                                                     std::string& module, std::size_t memory_budget_mib) {
   autointerp::cache::open_options oo;
   oo.tokens_file = tokens_file;
+  oo.memory_budget = memory_budget_mib << 20;
   auto data = autointerp::cache::dataset::open(cache, oo);
   if (!data) return data.error();
   if (module.empty()) {

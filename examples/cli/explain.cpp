@@ -41,6 +41,7 @@ struct explain_args {
   std::string provider, model, base_url, tokenizer, tokens_file, shard = "0/1";
   std::string explainer = "default";
   std::size_t concurrency = 16;
+  std::size_t memory_budget_mib = 1024;
   bool resume = false, show_levels = false, cot = false;
   float threshold = 0.3f;
   std::optional<std::uint32_t> max_tokens;
@@ -95,7 +96,7 @@ int run_explain(explain_args& a) {
   auto shard = pl::parse_shard(a.shard);
   if (!shard) return usage_error(shard.error().what());
 
-  auto opened = cli::open_module(a.cache, a.tokens_file, a.module);
+  auto opened = cli::open_module(a.cache, a.tokens_file, a.module, a.memory_budget_mib);
   if (!opened) return usage_error(opened.error().what());
   auto* data = &opened->data;
   auto const* module = opened->module;
@@ -211,6 +212,8 @@ void cli::add_explain_command(CLI::App& app, cli::action& run) {
   cmd->add_option("--shard", a->shard, "K/N: explain only the K-th of N deterministic slices (0 <= K < N)")->capture_default_str();
   cmd->add_option("--tokenizer", a->tokenizer, "tokenizer.json (default: one beside or inside the cache)");
   cmd->add_option("--tokens-file", a->tokens_file, "token matrix (.npy or .safetensors) for caches without tokens");
+  cmd->add_option("--memory-budget", a->memory_budget_mib, "MiB of decoded delphi shards kept in memory")
+      ->capture_default_str();
   cmd->add_option("--explainer", a->explainer, "default, contrastive or single-token")->capture_default_str();
   cmd->add_option("--threshold", a->threshold, "a token is highlighted above this fraction of its example's maximum")
       ->capture_default_str();

@@ -41,6 +41,7 @@ struct records_args {
   std::string windows = "max", train_type = "quantiles", test_type = "quantiles", non_activating_source = "random";
   rec::record_options options;
   unsigned threads = 0;
+  std::size_t memory_budget_mib = 1024;
 };
 
 int usage_error(std::string const& message) {
@@ -72,7 +73,7 @@ int run_records(records_args& a) {
   a.options.non_activating_source = *ns;
   if (auto v = rec::validate(a.options); !v) return usage_error(v.error().what());
 
-  auto opened = cli::open_module(a.cache, a.tokens_file, a.module);
+  auto opened = cli::open_module(a.cache, a.tokens_file, a.module, a.memory_budget_mib);
   if (!opened) return usage_error(opened.error().what());
   auto* data = &opened->data;
   auto const* module = opened->module;
@@ -203,6 +204,8 @@ void add_records_command(CLI::App& app, action& run) {
       ->capture_default_str();
   cmd->add_option("--windows", args->windows, "max or centered")->capture_default_str();
   cmd->add_option("--tokens-file", args->tokens_file, "token matrix (.npy/.safetensors) for caches without tokens");
+  cmd->add_option("--memory-budget", args->memory_budget_mib, "MiB of decoded delphi shards kept in memory")
+      ->capture_default_str();
   cmd->add_option("--threads", args->threads, "worker threads (default: all cores)");
   cmd->add_flag("--str-tokens", args->str_tokens,
                 "add \"str_tokens\" (each token decoded alone, as Hugging Face does) beside \"tokens\"");

@@ -26,6 +26,7 @@ namespace cli::views {
 /// Options common to both commands.
 struct source_args {
   std::string cache, module, tokenizer, tokens_file, explanations, windows = "max";
+  std::size_t memory_budget_mib = 1024;
   autointerp::report::view_options view;
 };
 
@@ -39,6 +40,8 @@ inline void add_source_options(CLI::App* cmd, source_args& a) {
   cmd->add_option("--explanations", a.explanations, "a run's output folder (--out of explain) or delphi's explanations folder");
   cmd->add_option("--tokenizer", a.tokenizer, "tokenizer.json or its folder (default: beside or inside the cache, else the Hugging Face hub cache)");
   cmd->add_option("--tokens-file", a.tokens_file, "token matrix (.npy or .safetensors) for caches without tokens");
+  cmd->add_option("--memory-budget", a.memory_budget_mib, "MiB of decoded delphi shards kept in memory")
+      ->capture_default_str();
 }
 
 /// An open source of views, or the exit code to return.
@@ -61,7 +64,7 @@ inline std::variant<source, int> open_source(std::string_view command, source_ar
   auto kind = ai::records::parse_window_kind(a.windows);
   if (!kind) return usage_error(command, "--windows '" + a.windows + "': use max or centered");
   a.view.windows = *kind;
-  auto opened = open_module(a.cache, a.tokens_file, a.module);
+  auto opened = open_module(a.cache, a.tokens_file, a.module, a.memory_budget_mib);
   if (!opened) return usage_error(command, opened.error().what());
   auto* data = &opened->data;
   auto const* module = opened->module;
