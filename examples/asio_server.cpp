@@ -4,7 +4,11 @@
 // The server owns its io_context, as an application would; each request co_awaits the SDK on it.
 // One LLM client (one connection pool, one retry budget) and one CPU pool serve every request, and
 // at most `max_in_flight` explanations run at once; the rest wait their turn without blocking I/O.
-// Prints "listening on 127.0.0.1:PORT" once ready; SIGINT or SIGTERM stops it.
+// An LLM explains when OPENROUTER_API_KEY is set, or AUTOINTERP_BASE_URL names a local
+// OpenAI-compatible server; otherwise the statistical baseline does. Prints "listening on
+// 127.0.0.1:PORT" once ready. SIGINT or SIGTERM drains: no new connections, idle ones are closed,
+// requests in flight get their answer (with Connection: close), then it exits; a second signal
+// stops at once.
 #include <autointerp/cache/dataset.hpp>
 #include <autointerp/llm/client.hpp>
 #include <autointerp/pipeline/explain_latent.hpp>
@@ -27,7 +31,10 @@
 #include <boost/json/serialize.hpp>
 
 #include <charconv>
+#include <cstdlib>
+#include <functional>
 #include <iostream>
+#include <set>
 
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
@@ -54,6 +61,20 @@ struct explainer_service {
   }
 };
 
+// The open connections, so that a shutdown can close the idle ones and let the busy ones answer.
+struct connections {
+  std::set<boost::beast::tcp_stream*> idle;  // waiting for their next request
+  std::size_t open = 0;
+  bool stopping = false;
+  std::function<void()> on_drained;  // called once the last connection is gone while stopping
+
+  void stop() {
+    stopping = true;
+    for (auto* s : idle) s->close();  // their pending read ends with an error
+    if (open == 0 && on_drained) on_drained();
+  }
+};
+
 // "/explain/<module>/<latent>" -> the latent, or nothing.
 std::optional<cache::latent_id> parse_target(std::string_view t) {
   constexpr std::string_view prefix = "/explain/";
@@ -68,17 +89,25 @@ std::optional<cache::latent_id> parse_target(std::string_view t) {
   return cache::latent_id{std::string(t.substr(0, slash)), index};
 }
 
-asio::awaitable<void> session(tcp::socket socket, explainer_service& service) {
+asio::awaitable<void> session(tcp::socket socket, explainer_service& service, connections& conns) {
   boost::beast::tcp_stream stream(std::move(socket));
+  ++conns.open;
+  struct leave {  // runs however the session ends
+    connections& c;
+    ~leave() {
+      if (--c.open == 0 && c.stopping && c.on_drained) c.on_drained();
+    }
+  } on_exit{conns};
   boost::beast::flat_buffer buffer;
-  for (;;) {
+  while (!conns.stopping) {
     http::request<http::string_body> req;
     stream.expires_after(std::chrono::seconds(30));
+    conns.idle.insert(&stream);
     auto [ec, n] = co_await http::async_read(stream, buffer, req, asio::as_tuple(asio::use_awaitable));
+    conns.idle.erase(&stream);
     if (ec) co_return;
     http::response<http::string_body> res{http::status::ok, req.version()};
     res.set(http::field::content_type, "application/json");
-    res.keep_alive(req.keep_alive());
     auto id = req.method() == http::verb::get ? parse_target(req.target()) : std::nullopt;
     if (!id) {
       res.result(http::status::not_found);
@@ -93,22 +122,24 @@ asio::awaitable<void> session(tcp::socket socket, explainer_service& service) {
                        ? http::status::not_found
                        : http::status::bad_gateway);
     }
+    res.keep_alive(req.keep_alive() && !conns.stopping);
     res.prepare_payload();
     auto [wec, wn] = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
     if (wec || !res.keep_alive()) co_return;
   }
 }
 
-asio::awaitable<void> listen(tcp::acceptor& acceptor, explainer_service& service) {
+asio::awaitable<void> listen(tcp::acceptor& acceptor, explainer_service& service, connections& conns) {
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
     if (ec) co_return;  // closed on shutdown
-    asio::co_spawn(acceptor.get_executor(), session(std::move(socket), service), asio::detached);
+    asio::co_spawn(acceptor.get_executor(), session(std::move(socket), service, conns), asio::detached);
   }
 }
 
 int main(int argc, char** argv) try {
   if (argc < 2) return std::cerr << "usage: asio_server CACHE [PORT] [TOKENIZER_JSON]\n", 2;
+  connections conns;  // declared before io: sessions io destroys after a hard stop still count down
   asio::io_context io;
   asio::thread_pool cpu(2);
   explainer_service service{{}, 0, 8, asio::steady_timer(io)};
@@ -116,25 +147,37 @@ int main(int argc, char** argv) try {
   if (argc > 3) service.ctx.tokens = std::make_shared<tokenizer::tokenizer const>(tokenizer::load_tokenizer(argv[3]).value());
   service.ctx.cpu = cpu.get_executor();
   service.ctx.records.min_examples = 1;
-  std::optional<llm::client> client;  // with OPENROUTER_API_KEY an LLM explains, else the statistical baseline
-  if (auto endpoint = llm::openrouter()) {
+  std::optional<llm::client> client;
+  std::optional<llm::endpoint> endpoint;
+  if (char const* url = std::getenv("AUTOINTERP_BASE_URL"); url && *url) endpoint = llm::local(url);
+  else if (auto openrouter = llm::openrouter()) endpoint = *openrouter;
+  if (endpoint) {
     llm::client_options options;
     options.endpoint = *endpoint;
     client.emplace(io.get_executor(), std::move(options));
     service.ctx.backend = pipeline::explainer_backend::llm;
     service.ctx.client = &*client;
-    service.ctx.model = "openai/gpt-4o-mini";
+    service.ctx.model = std::getenv("AUTOINTERP_BASE_URL") ? "default" : "openai/gpt-4o-mini";
   }
   auto port = static_cast<unsigned short>(argc > 2 ? std::stoul(argv[2]) : 8080);
   tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), port});
   std::cout << "listening on 127.0.0.1:" << acceptor.local_endpoint().port() << std::endl;
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](auto, int) {
+  conns.on_drained = [&] {
+    if (client) client->close_idle_connections();
+    signals.cancel();  // nothing is left to keep io.run() going
+  };
+  signals.async_wait([&](boost::system::error_code ec, int) {
+    if (ec) return;
     acceptor.close();
-    io.stop();  // sessions in flight are abandoned; a production server would drain them
+    signals.async_wait([&](boost::system::error_code again, int) {
+      if (!again) io.stop();  // a second signal: stop without waiting
+    });
+    conns.stop();
   });
-  asio::co_spawn(io, listen(acceptor, service), asio::detached);
+  asio::co_spawn(io, listen(acceptor, service, conns), asio::detached);
   io.run();
+  conns.on_drained = nullptr;  // the client and signal set go before io, which may still hold sessions
   return 0;
 } catch (std::exception const& e) {
   std::cerr << "asio_server: " << e.what() << "\n";

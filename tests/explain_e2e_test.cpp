@@ -18,6 +18,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -497,21 +498,26 @@ struct child {
   int out = -1;  // the child's stdout and stderr
 };
 
-// Starts `args` without OPENROUTER_API_KEY (so the statistical baseline is the default).
-child spawn(std::vector<std::string> const& args) {
+// Starts `args` without OPENROUTER_API_KEY (so the statistical baseline is the default) and with
+// `extra_env` ("NAME=value") added. Everything is prepared before fork: the test has threads.
+child spawn(std::vector<std::string> const& args, std::vector<std::string> extra_env = {}) {
   int fds[2];
   if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
   std::vector<char*> argv;
   for (auto const& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (char** e = environ; *e; ++e)
+    if (std::string_view(*e).rfind("OPENROUTER_API_KEY=", 0) != 0) envp.push_back(*e);
+  for (auto& e : extra_env) envp.push_back(e.data());
+  envp.push_back(nullptr);
   pid_t pid = ::fork();
   if (pid == 0) {
     ::dup2(fds[1], 1);
     ::dup2(fds[1], 2);
     ::close(fds[0]);
     ::close(fds[1]);
-    ::unsetenv("OPENROUTER_API_KEY");
-    ::execv(argv[0], argv.data());
+    ::execve(argv[0], argv.data(), envp.data());
     ::_exit(127);
   }
   ::close(fds[1]);
@@ -772,5 +778,55 @@ TEST(explain_examples, asio_server_answers_get_explain) {
   ::kill(c.pid, SIGTERM);
   EXPECT_EQ(wait_exit(c.pid), 0);
   ::close(c.out);
+}
+
+TEST(explain_examples, asio_server_drains_on_sigterm) {
+  // A slow local LLM: the request is in flight when SIGTERM arrives and must still be answered.
+  asio::io_context server_io;
+  std::atomic<bool> asked{false};
+  fake_llm_server llm(server_io.get_executor(), [&](fake_request const& r) {
+    asked = true;
+    return name_the_token(r).after(std::chrono::milliseconds(400));
+  });
+  auto guard = asio::make_work_guard(server_io);
+  std::thread llm_thread([&] { server_io.run(); });
+
+  auto c = spawn({AUTOINTERP_ASIO_SERVER_EXE, cache_dir, "0", (sample / "tokenizer.json").string()},
+                 {"AUTOINTERP_BASE_URL=" + llm.base_url()});
+  std::string first;
+  char ch;
+  while (::read(c.out, &ch, 1) == 1 && ch != '\n') first += ch;
+  ASSERT_EQ(first.rfind("listening on 127.0.0.1:", 0), 0u) << first;
+  auto port = static_cast<unsigned short>(std::stoul(first.substr(first.rfind(':') + 1)));
+  asio::io_context io;
+  asio::ip::tcp::endpoint at(asio::ip::make_address("127.0.0.1"), port);
+  boost::beast::tcp_stream busy(io), idle(io);
+  busy.connect(at);
+  idle.connect(at);
+  boost::beast::http::request<boost::beast::http::string_body> req{boost::beast::http::verb::get, "/explain/layers.6/69", 11};
+  req.set(boost::beast::http::field::host, "127.0.0.1");
+  boost::beast::http::write(busy, req);
+  for (int i = 0; i < 1000 && !asked; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(asked);
+  ::kill(c.pid, SIGTERM);
+
+  boost::beast::flat_buffer buf;
+  boost::beast::http::response<boost::beast::http::string_body> res;
+  boost::beast::http::read(busy, buf, res);
+  EXPECT_EQ(res.result_int(), 200u) << res.body();
+  EXPECT_FALSE(res.keep_alive());  // the server says it is closing
+  auto body = boost::json::parse(res.body()).as_object();
+  EXPECT_EQ(body.at("status").as_string(), "explained") << res.body();
+  EXPECT_NE(std::string(body.at("explanation").as_string()).find("Python"), std::string::npos) << res.body();
+  // The idle connection was closed rather than left open.
+  boost::system::error_code ec;
+  char byte;
+  idle.socket().read_some(asio::buffer(&byte, 1), ec);
+  EXPECT_TRUE(ec) << "the idle connection is still open";
+  EXPECT_EQ(wait_exit(c.pid), 0);
+  ::close(c.out);
+  llm.stop();
+  guard.reset();
+  llm_thread.join();
 }
 #endif
