@@ -687,6 +687,42 @@ TEST(native, convert_refuses_a_non_empty_output_folder) {
   EXPECT_EQ(slurp(tmp.path / "keep.txt"), "x");
 }
 
+TEST(native, convert_replaces_only_an_earlier_conversion) {
+  temp_dir tmp("replace");
+  auto src = cache::dataset::open(cache_a).value();
+  auto const out = tmp.path / "out";
+  ASSERT_TRUE(cache::convert_cache(src, out));
+  auto const first = slurp(out / "layers.3" / "latents.ain");
+  EXPECT_FALSE(cache::convert_cache(src, out));  // not without asking
+  cache::convert_options replace;
+  replace.replace = true;
+  ASSERT_TRUE(cache::convert_cache(src, out, replace));
+  EXPECT_EQ(slurp(out / "layers.3" / "latents.ain"), first);
+
+  // An unfinished conversion (no marker, a temporary left behind) is replaced too.
+  fs::remove(out / "autointerp-cache.json");
+  spit(out / "layers.3" / "latents.ain.tmp-99999", "half");
+  ASSERT_TRUE(cache::convert_cache(src, out, replace));
+  EXPECT_TRUE(fs::exists(out / "autointerp-cache.json"));
+  EXPECT_FALSE(fs::exists(out / "layers.3" / "latents.ain.tmp-99999"));
+
+  // A file convert did not write: refused, named, and kept.
+  spit(out / "layers.3" / "notes.txt", "mine");
+  auto r = cache::convert_cache(src, out, replace);
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error() == errc::bad_option);
+  EXPECT_NE(r.error().what().find("notes.txt"), std::string::npos) << r.error().what();
+  EXPECT_EQ(slurp(out / "layers.3" / "notes.txt"), "mine");
+  fs::remove(out / "layers.3" / "notes.txt");
+
+  // Never the source itself: converting a native cache onto itself is refused, the cache kept.
+  auto native = cache::dataset::open(out).value();
+  auto self = cache::convert_cache(native, out / "", replace);
+  ASSERT_FALSE(self);
+  EXPECT_NE(self.error().what().find("source"), std::string::npos) << self.error().what();
+  EXPECT_EQ(slurp(out / "layers.3" / "latents.ain"), first);
+}
+
 TEST(native, blocks_round_trip_every_dtype) {
   cache::native_header h;
   h.rows = 10;
@@ -1017,6 +1053,10 @@ TEST(cli, bad_input_exits_2_with_one_line_naming_the_file) {
   r = run_cli("convert --quiet " + quoted(cache_a) + " " + quoted(cache_a));
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("not empty"), std::string::npos) << r.err;
+  r = run_cli("convert --quiet --force " + quoted(cache_a) + " " + quoted(cache_a));  // never the source
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_TRUE(fs::exists(cache_a / "layers.3" / "config.json"));
   r = run_cli("inspect " + quoted(cache_a) + " --module layers.9");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("layers.9"), std::string::npos) << r.err;

@@ -22,6 +22,7 @@ struct convert_args {
   std::size_t threads = 0;
   std::size_t memory_budget_mib = 1024;
   bool quiet = false;
+  bool force = false;
 };
 
 int run_convert(convert_args const& a) {
@@ -39,6 +40,7 @@ int run_convert(convert_args const& a) {
   }
   cache::convert_options co;
   co.zstd_level = a.level;
+  co.replace = a.force;
   co.threads = a.threads ? a.threads : std::max(1u, std::thread::hardware_concurrency());
   if (!a.quiet)
     co.progress = [](std::string_view module, std::uint32_t done, std::uint32_t width) {
@@ -73,5 +75,6 @@ void cli::add_convert_command(CLI::App& app, cli::action& run) {
   cmd->add_option("--memory-budget", a->memory_budget_mib, "MiB of decoded shards kept in memory")
       ->capture_default_str();
   cmd->add_flag("--quiet", a->quiet, "no progress lines on stderr");
+  cmd->add_flag("--force", a->force, "replace OUT when it holds an earlier conversion (and nothing else)");
   cmd->callback([a, &run] { run = [a] { return run_convert(*a); }; });
 }

@@ -18,6 +18,9 @@ struct convert_options {
   std::size_t threads = 1;   ///< threads that compress blocks (1 = the calling thread only)
   /// Called after each chunk of latents: (module, latents done, module width). May be empty.
   std::function<void(std::string_view, std::uint32_t, std::uint32_t)> progress;
+  /// Replace an output folder that holds an earlier (finished or unfinished) conversion. Only a
+  /// folder holding nothing but what convert writes is removed; anything else is refused.
+  bool replace = false;
 };
 
 struct convert_report {
@@ -31,7 +34,8 @@ struct convert_report {
 /// Writes `in` as a native cache into the folder `out` (created; must not exist or be empty):
 /// `out/<module>/latents.ain` per module, the delphi config.json copied beside it, and the marker
 /// `out/autointerp-cache.json` last, so a folder without the marker is an unfinished conversion.
-/// Every file is written atomically. Errors: `errc::bad_option` (`out` is not empty),
+/// Every file is written atomically. Errors: `errc::bad_option` (`out` is not empty and `replace`
+/// is off, or it holds files convert did not write, or it is or holds the source cache),
 /// `errc::write_failed`, and every read error of `in`. Blocks the calling thread.
 AUTOINTERP_DECL result<convert_report> convert_cache(dataset const& in, std::filesystem::path const& out,
                                                      convert_options const& opts = {});

@@ -16,11 +16,56 @@
 
 namespace autointerp::cache {
 
+namespace detail {
+
+// Whether `out` may be removed to convert again: it holds only the marker and module folders with
+// native shards, delphi's config.json and temporary files, and it neither is nor holds the source.
+inline result<void> check_replaceable(std::filesystem::path const& out, std::filesystem::path const& source) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  auto resolved = [&ec](fs::path const& p) {
+    auto r = fs::weakly_canonical(p, ec).lexically_normal();
+    return r.has_filename() ? r : r.parent_path();  // no trailing separator
+  };
+  auto const o = resolved(out), s = resolved(source);
+  auto inside = [](fs::path const& a, fs::path const& b) {  // a is b or below it
+    auto [ai, bi] = std::mismatch(a.begin(), a.end(), b.begin(), b.end());
+    return bi == b.end();
+  };
+  if (inside(o, s) || inside(s, o))
+    return make_error(errc::bad_option, out.string() + ": is or holds the source cache; name another output folder");
+  auto foreign = [&](fs::path const& p) {
+    return make_error(errc::bad_option, p.string() + ": not written by convert, so " + out.string() +
+                                            " is not replaced; remove it yourself or name a new folder");
+  };
+  for (auto const& e : fs::directory_iterator(out, ec)) {
+    auto name = e.path().filename().string();
+    if (e.is_regular_file() && (name == native_marker || name.find(".tmp") != std::string::npos)) continue;
+    if (!e.is_directory() || e.is_symlink()) return foreign(e.path());
+    for (auto const& f : fs::directory_iterator(e.path(), ec)) {
+      auto fname = f.path().filename().string();
+      bool const ours = fname == native_file_name || fname == "config.json" || fname.find(".tmp") != std::string::npos;
+      if (!f.is_regular_file() || f.is_symlink() || !ours) return foreign(f.path());
+    }
+  }
+  if (ec) return make_error(errc::unreadable_file, out.string() + ": cannot list the folder: " + ec.message());
+  return {};
+}
+
+}  // namespace detail
+
 AUTOINTERP_DECL result<convert_report> convert_cache(dataset const& in, std::filesystem::path const& out,
                                                      convert_options const& opts) {
   std::error_code ec;
-  if (std::filesystem::exists(out, ec) && !std::filesystem::is_empty(out, ec))
-    return make_error(errc::bad_option, out.string() + ": the output folder exists and is not empty; name a new folder");
+  if (std::filesystem::exists(out, ec) && !std::filesystem::is_empty(out, ec)) {
+    if (!opts.replace)
+      return make_error(errc::bad_option, out.string() +
+                                              ": the output folder exists and is not empty; name a new folder "
+                                              "(or replace an earlier conversion with --force)");
+    if (auto ok = detail::check_replaceable(out, in.root()); !ok) return ok.error();
+    std::filesystem::remove_all(out, ec);
+    if (ec) return make_error(errc::write_failed, out.string() + ": cannot remove the earlier conversion: " + ec.message());
+  }
   std::filesystem::create_directories(out, ec);
   if (ec) return make_error(errc::write_failed, out.string() + ": cannot create the folder: " + ec.message());
 
