@@ -54,9 +54,12 @@ inline boost::asio::awaitable<latent_outcome> explain_and_save(explain_context c
                                                                cache::latent_id id) {
   auto explain = explain_latent(ctx, std::move(id));
   latent_outcome outcome = co_await std::move(explain);
-  auto uncancellable = boost::asio::bind_cancellation_slot(boost::asio::cancellation_slot(), boost::asio::use_awaitable);
-  auto files = async_run_on(ctx.cpu, [&out, &outcome] { return out->write_files(outcome); }, uncancellable);
-  result<void> saved = co_await std::move(files);
+  result<void> saved;
+  if (output_dir::has_files(outcome)) {
+    auto uncancellable = boost::asio::bind_cancellation_slot(boost::asio::cancellation_slot(), boost::asio::use_awaitable);
+    auto files = async_run_on(ctx.cpu, [&out, &outcome] { return out->write_files(outcome); }, uncancellable);
+    saved = co_await std::move(files);
+  }
   if (!saved) {
     outcome.status = latent_status::failed;
     outcome.error = saved.error();

@@ -135,6 +135,11 @@ class output_dir {
     return append_line(o);
   }
 
+  /// Whether `write_files` has anything to write for `o`.
+  static bool has_files(latent_outcome const& o) noexcept {
+    return o.status == latent_status::explained || !o.request.empty();
+  }
+
   /// An outcome's own files: its explanation file (explained only) and a dry run's request in
   /// prompts/. Safe to call from any thread, concurrently for distinct latents (each file is its
   /// own), so the disk work can leave the I/O thread. Errors: `errc::write_failed`.
