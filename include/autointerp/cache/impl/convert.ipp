@@ -29,8 +29,7 @@ inline result<void> check_replaceable(std::filesystem::path const& out, std::fil
   };
   auto const o = resolved(out), s = resolved(source);
   auto inside = [](fs::path const& a, fs::path const& b) {  // a is b or below it
-    auto [ai, bi] = std::mismatch(a.begin(), a.end(), b.begin(), b.end());
-    return bi == b.end();
+    return std::mismatch(a.begin(), a.end(), b.begin(), b.end()).second == b.end();
   };
   if (inside(o, s) || inside(s, o))
     return make_error(errc::bad_option, out.string() + ": is or holds the source cache; name another output folder");
@@ -38,14 +37,18 @@ inline result<void> check_replaceable(std::filesystem::path const& out, std::fil
     return make_error(errc::bad_option, p.string() + ": not written by convert, so " + out.string() +
                                             " is not replaced; remove it yourself or name a new folder");
   };
-  for (auto const& e : fs::directory_iterator(out, ec)) {
+  auto temporary = [](std::string const& name) { return name.find(".tmp") != std::string::npos; };
+  // Listed without exceptions: a folder changing underneath ends the check with an error.
+  for (fs::directory_iterator it(out, ec), end; !ec && it != end; it.increment(ec)) {
+    auto const& e = *it;
     auto name = e.path().filename().string();
-    if (e.is_regular_file() && (name == native_marker || name.find(".tmp") != std::string::npos)) continue;
-    if (!e.is_directory() || e.is_symlink()) return foreign(e.path());
-    for (auto const& f : fs::directory_iterator(e.path(), ec)) {
-      auto fname = f.path().filename().string();
-      bool const ours = fname == native_file_name || fname == "config.json" || fname.find(".tmp") != std::string::npos;
-      if (!f.is_regular_file() || f.is_symlink() || !ours) return foreign(f.path());
+    std::error_code fec;
+    if (e.is_regular_file(fec) && (name == native_marker || temporary(name))) continue;
+    if (!e.is_directory(fec) || e.is_symlink(fec)) return foreign(e.path());
+    for (fs::directory_iterator jt(e.path(), ec); !ec && jt != end; jt.increment(ec)) {
+      auto fname = jt->path().filename().string();
+      bool const ours = fname == native_file_name || fname == "config.json" || temporary(fname);
+      if (!jt->is_regular_file(fec) || jt->is_symlink(fec) || !ours) return foreign(jt->path());
     }
   }
   if (ec) return make_error(errc::unreadable_file, out.string() + ": cannot list the folder: " + ec.message());
