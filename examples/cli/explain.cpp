@@ -4,6 +4,7 @@
 // saved), twice cancels them.
 #include "cache_selection.hpp"
 #include "commands.hpp"
+#include "record_args.hpp"
 
 #include <autointerp/cache/dataset.hpp>
 #include <autointerp/cache/latent_spec.hpp>
@@ -46,9 +47,7 @@ struct explain_args {
   float threshold = 0.3f;
   std::optional<std::uint32_t> max_tokens;
   std::optional<double> temperature;
-  ai::records::record_options records;
-  std::string windows = "max", train_type = "quantiles", test_type = "quantiles", non_activating_source = "random";
-  std::string neighbours, neighbours_type = "co-occurrence";
+  cli::record_args rec;
 };
 
 int usage_error(std::string const& message) {
@@ -58,20 +57,7 @@ int usage_error(std::string const& message) {
 
 int run_explain(explain_args& a) {
   namespace pl = ai::pipeline;
-  // Records options given as words.
-  auto w = ai::records::parse_window_kind(a.windows);
-  auto tt = ai::records::parse_train_sampler(a.train_type);
-  auto st = ai::records::parse_test_sampler(a.test_type);
-  auto ns = ai::records::parse_non_activating_kind(a.non_activating_source);
-  if (!w) return usage_error("--windows '" + a.windows + "': use max or centered");
-  if (!tt) return usage_error("--train-type '" + a.train_type + "': use top, random, quantiles or mix");
-  if (!st) return usage_error("--test-type '" + a.test_type + "': only quantiles is supported");
-  if (!ns) return usage_error("--non-activating-source '" + a.non_activating_source + "': use random or neighbours");
-  a.records.windows = *w;
-  a.records.train_type = *tt;
-  a.records.test_type = *st;
-  a.records.non_activating_source = *ns;
-  if (auto v = ai::records::validate(a.records); !v) return usage_error(v.error().what());
+  if (auto v = cli::resolve_record_options(a.rec); !v) return usage_error(v.error().what());
   if (a.concurrency == 0) return usage_error("--concurrency must be at least 1");
 
   ai::explain::explainer_options eo;
@@ -107,12 +93,8 @@ int run_explain(explain_args& a) {
   for (auto i : *indices) latents.push_back({a.module, i});
   latents = pl::select_shard(std::move(latents), *shard);
 
-  std::shared_ptr<ai::records::neighbour_table const> neighbours;
-  if (a.records.non_activating_source == ai::records::non_activating_kind::neighbours) {
-    auto table = cli::load_neighbour_table(a.neighbours, a.module, a.neighbours_type);
-    if (!table) return usage_error(table.error().what());
-    neighbours = std::move(*table);
-  }
+  auto neighbours = cli::neighbours_for(a.rec, a.module);
+  if (!neighbours) return usage_error(neighbours.error().what());
 
   // The tokenizer: --tokenizer, else beside or inside the cache, else the Hugging Face cache. Without
   // one the job still runs, with token ids in the prompts.
@@ -130,8 +112,8 @@ int run_explain(explain_args& a) {
   asio::io_context io;
   asio::thread_pool cpu(std::max(1u, std::thread::hardware_concurrency()));
   std::unique_ptr<ai::llm::client> client;
-  pl::explain_context ctx{*data, tok, cpu.get_executor(), a.records, eo, backend, nullptr, a.model, a.max_tokens,
-                          a.temperature, std::move(neighbours)};
+  pl::explain_context ctx{*data, tok, cpu.get_executor(), a.rec.options, eo, backend, nullptr, a.model, a.max_tokens,
+                          a.temperature, std::move(*neighbours)};
   if (backend != pl::explainer_backend::statistical && ctx.model.empty())
     ctx.model = provider == "openai" ? "gpt-4o-mini" : provider == "local" ? "default" : "openai/gpt-4o-mini";
   if (backend == pl::explainer_backend::llm) {
@@ -221,23 +203,6 @@ void cli::add_explain_command(CLI::App& app, cli::action& run) {
   cmd->add_flag("--cot", a->cot, "ask the model to reason step by step before its answer");
   cmd->add_option("--max-tokens", a->max_tokens, "cap on the answer's length in tokens");
   cmd->add_option("--temperature", a->temperature, "sampling temperature sent to the provider");
-  auto& r = a->records;
-  cmd->add_option("--example-ctx-len", r.example_ctx_len, "tokens per example window")->capture_default_str();
-  cmd->add_option("--min-examples", r.min_examples, "skip latents with fewer activating windows")->capture_default_str();
-  cmd->add_option("--max-examples", r.max_examples, "keep at most this many top windows (0 = all)")->capture_default_str();
-  cmd->add_option("--n-examples-train", r.n_examples_train, "examples shown to the explainer")->capture_default_str();
-  cmd->add_option("--n-examples-test", r.n_examples_test, "test examples sampled (for scoring)")->capture_default_str();
-  cmd->add_option("--n-quantiles", r.n_quantiles, "quantiles of the quantiles and mix samplers")->capture_default_str();
-  cmd->add_option("--train-type", a->train_type, "top, random, quantiles or mix")->capture_default_str();
-  cmd->add_option("--test-type", a->test_type, "quantiles")->capture_default_str();
-  cmd->add_option("--ratio-top", r.ratio_top, "mix: share of training examples from the top")->capture_default_str();
-  cmd->add_option("--n-non-activating", r.n_non_activating, "non-activating windows (contrastive explainer)")
-      ->capture_default_str();
-  cmd->add_option("--non-activating-source", a->non_activating_source, "random or neighbours")->capture_default_str();
-  cmd->add_option("--neighbours", a->neighbours, "delphi's neighbour JSON, or the folder holding <module>-<type>.json");
-  cmd->add_option("--neighbours-type", a->neighbours_type, "neighbour file type when --neighbours is a folder")
-      ->capture_default_str();
-  cmd->add_option("--seed", r.seed, "sampler seed")->capture_default_str();
-  cmd->add_option("--windows", a->windows, "max or centered")->capture_default_str();
+  add_record_options(cmd, a->rec);
   cmd->callback([a, &run] { run = [a] { return run_explain(*a); }; });
 }

@@ -4,6 +4,7 @@
 // counted on stderr.
 #include "cache_selection.hpp"
 #include "commands.hpp"
+#include "record_args.hpp"
 
 #include <autointerp/cache/dataset.hpp>
 #include <autointerp/cache/latent_spec.hpp>
@@ -35,11 +36,10 @@ namespace rec = autointerp::records;
 namespace {
 
 struct records_args {
-  std::string cache, module, latents, tokens_file, neighbours, neighbours_type = "co-occurrence";
+  std::string cache, module, latents, tokens_file;
   std::string tokenizer;     ///< --tokenizer PATH (else found beside the cache or in the Hugging Face cache)
   bool str_tokens = false;  ///< --str-tokens
-  std::string windows = "max", train_type = "quantiles", test_type = "quantiles", non_activating_source = "random";
-  rec::record_options options;
+  cli::record_args rec;
   unsigned threads = 0;
   std::size_t memory_budget_mib = 1024;
 };
@@ -57,21 +57,8 @@ struct outcome {
 };
 
 int run_records(records_args& a) {
-  auto w = rec::parse_window_kind(a.windows);
-  auto tt = rec::parse_train_sampler(a.train_type);
-  auto st = rec::parse_test_sampler(a.test_type);
-  auto ns = rec::parse_non_activating_kind(a.non_activating_source);
-  if (!w) return usage_error("--windows '" + a.windows + "': use max or centered");
-  if (!tt) return usage_error("--train-type '" + a.train_type + "': use top, random, quantiles or mix");
-  if (!st) return usage_error("--test-type '" + a.test_type + "': only quantiles is supported");
-  if (!ns)
-    return usage_error("--non-activating-source '" + a.non_activating_source +
-                       "': use random or neighbours (delphi's FAISS source is not supported yet)");
-  a.options.windows = *w;
-  a.options.train_type = *tt;
-  a.options.test_type = *st;
-  a.options.non_activating_source = *ns;
-  if (auto v = rec::validate(a.options); !v) return usage_error(v.error().what());
+  if (auto v = cli::resolve_record_options(a.rec); !v) return usage_error(v.error().what());
+  auto const& options = a.rec.options;
 
   auto opened = cli::open_module(a.cache, a.tokens_file, a.module, a.memory_budget_mib);
   if (!opened) return usage_error(opened.error().what());
@@ -79,19 +66,15 @@ int run_records(records_args& a) {
   auto const* module = opened->module;
   auto tokens = data->tokens(a.module);
   if (!tokens) return usage_error(tokens.error().what());
-  if (auto c = rec::check_example_ctx_len(a.options.example_ctx_len, (*tokens)->ctx); !c)
+  if (auto c = rec::check_example_ctx_len(options.example_ctx_len, (*tokens)->ctx); !c)
     return usage_error(c.error().what());
 
   auto selected = cli::select_latents(a.latents, module->width);
   if (!selected) return usage_error(selected.error().what());
   std::vector<std::uint32_t> latents = std::move(*selected);
 
-  std::shared_ptr<rec::neighbour_table const> neighbours;
-  if (a.options.non_activating_source == rec::non_activating_kind::neighbours) {
-    auto table = cli::load_neighbour_table(a.neighbours, a.module, a.neighbours_type);
-    if (!table) return usage_error(table.error().what());
-    neighbours = std::move(*table);
-  }
+  auto neighbours = cli::neighbours_for(a.rec, a.module);
+  if (!neighbours) return usage_error(neighbours.error().what());
 
   // Steps applied to each built record before it is printed (the tokenizer's --str-tokens fills
   // `str_tokens` here).
@@ -115,12 +98,12 @@ int run_records(records_args& a) {
     auto acts = data->load_latent(a.module, latent);
     if (!acts) return {{}, false, acts.error().what()};
     std::vector<rec::neighbour_activity> nbs;
-    if (neighbours) {
-      auto loaded = rec::load_neighbour_activity(*data, a.module, *neighbours, latent);
+    if (*neighbours) {
+      auto loaded = rec::load_neighbour_activity(*data, a.module, **neighbours, latent);
       if (!loaded) return {{}, false, loaded.error().what()};
       nbs = std::move(*loaded);
     }
-    auto r = rec::build_record(**tokens, *acts, a.options, nbs);
+    auto r = rec::build_record(**tokens, *acts, options, nbs);
     if (!r) {
       if (r.error() == ai::errc::too_few_examples) return {{}, true, {}};
       return {{}, false, r.error().what()};
@@ -161,7 +144,7 @@ int run_records(records_args& a) {
   pool.join();
   if (skipped)
     std::cerr << "autointerp records: skipped " << skipped << " of " << latents.size()
-              << " latents with fewer than " << a.options.min_examples << " activating windows (--min-examples)\n";
+              << " latents with fewer than " << options.min_examples << " activating windows (--min-examples)\n";
   if (failed) {
     std::cerr << "autointerp records: " << failed << " latents failed; first: " << first_error << "\n";
     return 1;
@@ -176,33 +159,10 @@ namespace cli {
 void add_records_command(CLI::App& app, action& run) {
   auto args = std::make_shared<records_args>();
   auto* cmd = app.add_subcommand("records", "print each latent's record (delphi's windows and samples) as JSON Lines");
-  auto& o = args->options;
   cmd->add_option("cache", args->cache, "cache folder (delphi layout or native)")->required();
   cmd->add_option("--module", args->module, "module (required when the cache has several)");
   cmd->add_option("--latents", args->latents, "latents, e.g. 0-9,17,100-199 (default: all)");
-  cmd->add_option("--example-ctx-len", o.example_ctx_len, "tokens per window; must divide the cache context")
-      ->capture_default_str();
-  cmd->add_option("--min-examples", o.min_examples, "skip latents with fewer windows")->capture_default_str();
-  cmd->add_option("--max-examples", o.max_examples, "keep at most this many windows (0 = all)")->capture_default_str();
-  cmd->add_option("--n-examples-train", o.n_examples_train, "train examples")->capture_default_str();
-  cmd->add_option("--n-examples-test", o.n_examples_test, "test examples (0 = none)")->capture_default_str();
-  cmd->add_option("--n-quantiles", o.n_quantiles, "quantiles of the quantiles/mix samplers")->capture_default_str();
-  cmd->add_option("--train-type", args->train_type, "top, random, quantiles or mix")->capture_default_str();
-  cmd->add_option("--test-type", args->test_type, "quantiles")->capture_default_str();
-  cmd->add_option("--ratio-top", o.ratio_top, "mix: share of train examples from the top")->capture_default_str();
-  cmd->add_option("--n-non-activating", o.n_non_activating, "non-activating windows (0 = none)")
-      ->capture_default_str();
-  cmd->add_option("--non-activating-source", args->non_activating_source,
-                  "random or neighbours (FAISS is not supported yet)")
-      ->capture_default_str();
-  cmd->add_option("--neighbours", args->neighbours,
-                  "delphi's neighbour JSON, or the folder holding <module>-<type>.json");
-  cmd->add_option("--neighbours-type", args->neighbours_type, "neighbour file type when --neighbours is a folder")
-      ->capture_default_str();
-  cmd->add_option("--seed", o.seed, "sampler seed (Python random)")->capture_default_str();
-  cmd->add_option("--non-activating-seed", o.non_activating_seed, "seed of the random non-activating draw")
-      ->capture_default_str();
-  cmd->add_option("--windows", args->windows, "max or centered")->capture_default_str();
+  add_record_options(cmd, args->rec);
   cmd->add_option("--tokens-file", args->tokens_file, "token matrix (.npy/.safetensors) for caches without tokens");
   cmd->add_option("--memory-budget", args->memory_budget_mib, "MiB of decoded delphi shards kept in memory")
       ->capture_default_str();
