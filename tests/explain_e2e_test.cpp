@@ -532,6 +532,14 @@ std::string read_all(int fd) {
   return s;
 }
 
+// One line of a child's output, without its newline (asio_server's "listening on ..." line).
+std::string read_line(int fd) {
+  std::string line;
+  char ch;
+  while (::read(fd, &ch, 1) == 1 && ch != '\n') line += ch;
+  return line;
+}
+
 int wait_exit(pid_t pid) {
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -751,9 +759,7 @@ TEST(explain_examples, explain_one_prints_a_planted_token) {
 
 TEST(explain_examples, asio_server_answers_get_explain) {
   auto c = spawn({AUTOINTERP_ASIO_SERVER_EXE, cache_dir, "0", (sample / "tokenizer.json").string()});
-  std::string first;
-  char ch;
-  while (::read(c.out, &ch, 1) == 1 && ch != '\n') first += ch;
+  auto first = read_line(c.out);
   ASSERT_EQ(first.rfind("listening on 127.0.0.1:", 0), 0u) << first;
   auto port = static_cast<unsigned short>(std::stoul(first.substr(first.rfind(':') + 1)));
   asio::io_context io;
@@ -793,9 +799,7 @@ TEST(explain_examples, asio_server_drains_on_sigterm) {
 
   auto c = spawn({AUTOINTERP_ASIO_SERVER_EXE, cache_dir, "0", (sample / "tokenizer.json").string()},
                  {"AUTOINTERP_BASE_URL=" + llm.base_url()});
-  std::string first;
-  char ch;
-  while (::read(c.out, &ch, 1) == 1 && ch != '\n') first += ch;
+  auto first = read_line(c.out);
   ASSERT_EQ(first.rfind("listening on 127.0.0.1:", 0), 0u) << first;
   auto port = static_cast<unsigned short>(std::stoul(first.substr(first.rfind(':') + 1)));
   asio::io_context io;
