@@ -4,6 +4,7 @@
 //  2. 200 ms latency, 100 in flight: throughput as a fraction of in_flight / latency (target >= 0.95).
 // Prints one line per figure. Arguments: [requests per zero-latency run] (default 20000).
 #include <autointerp/llm/client.hpp>
+#include <autointerp/with_diagnostics.hpp>
 
 #include "fake_llm_server.hpp"
 
@@ -60,7 +61,7 @@ run_result run(std::string const& base_url, std::size_t in_flight, std::size_t p
   auto req = bench_request();
   auto worker = [&](std::size_t n) -> asio::awaitable<void> {
     for (std::size_t i = 0; i < n; ++i) {
-      auto r = co_await c.chat(req);
+      auto r = co_await c.async_chat(req, autointerp::as_result(asio::deferred));
       if (r) ++res.ok;
       else {
         if (res.failed++ == 0) std::fprintf(stderr, "llm_bench: %s\n", r.error().what().c_str());

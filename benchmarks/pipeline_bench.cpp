@@ -14,7 +14,11 @@
 #include <autointerp/cache/convert.hpp>
 #include <autointerp/cache/dataset.hpp>
 #include <autointerp/llm/client.hpp>
-#include <autointerp/pipeline/explain_job.hpp>
+#include <autointerp/explain/dry_run_explainer.hpp>
+#include <autointerp/explain/llm_explainer.hpp>
+#include <autointerp/pipeline/explain_stage.hpp>
+#include <autointerp/pipeline/job.hpp>
+#include <autointerp/with_diagnostics.hpp>
 #include <autointerp/pipeline/run.hpp>
 #include <autointerp/tokenizer/tokenizer.hpp>
 
@@ -98,8 +102,10 @@ struct job_result {
   std::size_t shard_budget = 0;
 };
 
+enum class backend { llm, dry_run };
+
 /// The main job on `cache` for latents 0..n-1, the way the CLI wires it.
-job_result run_job(fs::path const& cache, pl::explainer_backend backend, std::string const& base_url, std::size_t n,
+job_result run_job(fs::path const& cache, backend kind, std::string const& base_url, std::size_t n,
                    std::size_t in_flight, fs::path const& out) {
   auto data = ai::cache::dataset::open(cache);
   if (!data) throw ai::exception(data.error());
@@ -108,34 +114,38 @@ job_result run_job(fs::path const& cache, pl::explainer_backend backend, std::st
 
   asio::io_context io;
   asio::thread_pool cpu(2);
-  pl::explain_context ctx;
-  ctx.data = *data;
-  ctx.tokens = std::make_shared<ai::tokenizer::tokenizer const>(std::move(*tok));
-  ctx.cpu = cpu.get_executor();
-  ctx.records.min_examples = 20;  // each latent has about 84 activating windows
-  ctx.backend = backend;
-  ctx.model = "bench/model";
+  pl::job_sources const sources{.data = *data,
+                                .tokens = std::make_shared<ai::tokenizer::tokenizer const>(std::move(*tok)),
+                                .cpu = cpu.get_executor()};
+  ai::explain::llm_explainer_options eo;
+  eo.model = "bench/model";
   std::unique_ptr<ai::llm::client> client;
-  if (backend == pl::explainer_backend::llm) {
+  std::unique_ptr<ai::explain::explainer> explainer;
+  if (kind == backend::llm) {
     ai::llm::client_options co;
     co.endpoint = ai::llm::local(base_url, "bench-key");
     co.proxy = ai::llm::proxy_settings{};
     co.max_connections = in_flight;
     co.limits.max_in_flight = in_flight;
     client = std::make_unique<ai::llm::client>(io.get_executor(), std::move(co));
-    ctx.client = client.get();
+    explainer = std::make_unique<ai::explain::llm_explainer>(*client, eo);
+  } else {
+    explainer = std::make_unique<ai::explain::dry_run_explainer>(io.get_executor(), eo);
   }
+  pl::stage_list const stages{std::make_shared<pl::explain_stage>(*explainer)};
+  pl::job_options opts{.out = out, .resume = false, .records = {}, .progress = {}};
+  opts.records.records.min_examples = 20;  // each latent has about 84 activating windows
 
   job_result res;
-  auto job = pl::make_explain_job(ctx, {.out = out, .resume = false, .progress = nullptr}, n);
+  auto job = pl::make_job(sources, opts, stages, n);
   if (!job) throw ai::exception(job.error());
-  auto write = job->stages.on_finished;
+  auto write = job->hooks.on_finished;
   std::size_t finished = 0;
-  job->stages.on_finished = [&](pl::latent_outcome const& o) {
+  job->hooks.on_finished = [&](pl::latent_outcome const& o) {
     write(o);
     if (++finished % sample_every == 0) {
       res.samples.push_back(read_rss());
-      res.shard_bytes.push_back(static_cast<double>(ctx.data.cache_stats().bytes) / 1048576.0);
+      res.shard_bytes.push_back(static_cast<double>(sources.data.cache_stats().bytes) / 1048576.0);
     }
   };
   // Pulled lazily: no list of the latents is ever built.
@@ -144,23 +154,23 @@ job_result run_job(fs::path const& cache, pl::explainer_backend backend, std::st
 
   std::optional<ai::result<pl::run_summary>> outcome;
   auto const t0 = std::chrono::steady_clock::now();
-  pl::async_run(io.get_executor(), latents, job->stages, pl::explain_run_options(backend, in_flight),
-                [&](ai::result<pl::run_summary> r) {
+  pl::async_run(io.get_executor(), latents, job->hooks, pl::job_run_options(stages, in_flight),
+                ai::as_result([&](ai::result<pl::run_summary> r) {
                   outcome = std::move(r);
                   if (client) client->close_idle_connections();
-                });
+                }));
   io.run();
   res.seconds = seconds_since(t0);
   if (!outcome || !*outcome) throw std::runtime_error("the run did not complete");
   if (*job->write_error) throw ai::exception(**job->write_error);
   res.summary = **outcome;
-  res.shard_budget = ctx.data.cache_stats().budget;
+  res.shard_budget = sources.data.cache_stats().budget;
   return res;
 }
 
 int memory_run(fs::path const& cache, char const* label, fs::path const& out) {
   auto before = read_rss();
-  auto r = run_job(cache, pl::explainer_backend::dry_run, {}, dry_run_latents, llm_in_flight, out);
+  auto r = run_job(cache, backend::dry_run, {}, dry_run_latents, llm_in_flight, out);
   double peak = 0;
   std::string series, without_shards;
   auto mb = [](double v) { return std::to_string(static_cast<long>(v + 0.5)); };
@@ -225,7 +235,7 @@ int main(int argc, char** argv) {
         so);
     auto guard = asio::make_work_guard(server_io);
     std::thread server_thread([&] { server_io.run(); });
-    auto r = run_job(delphi, pl::explainer_backend::llm, server.base_url(), llm_latents, llm_in_flight, base / "out-llm");
+    auto r = run_job(delphi, backend::llm, server.base_url(), llm_latents, llm_in_flight, base / "out-llm");
     server.stop();
     guard.reset();
     server_thread.join();

@@ -10,6 +10,8 @@
 // requests in flight get their answer (with Connection: close), then it exits; a second signal
 // stops at once.
 #include <autointerp/cache/dataset.hpp>
+#include <autointerp/explain/llm_explainer.hpp>
+#include <autointerp/explain/statistical_explainer.hpp>
 #include <autointerp/llm/client.hpp>
 #include <autointerp/pipeline/explain_latent.hpp>
 #include <autointerp/tokenizer/tokenizer.hpp>
@@ -28,12 +30,14 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <charconv>
 #include <cstdlib>
 #include <functional>
 #include <iostream>
+#include <memory>
 #include <set>
 
 namespace asio = boost::asio;
@@ -41,23 +45,33 @@ namespace http = boost::beast::http;
 using namespace autointerp;
 using tcp = asio::ip::tcp;
 
+// What a request gets back.
+struct answer {
+  boost::system::error_code ec;
+  std::string message;  // our words when ec is set
+  explain::explanation explanation;
+};
+
 // The parts every request shares, and a limit on explanations in flight.
 struct explainer_service {
-  pipeline::explain_context ctx;
+  pipeline::job_sources sources;
+  records::load_options options;
+  std::unique_ptr<explain::explainer> explainer;
   std::size_t in_flight = 0, max_in_flight = 8;
   asio::steady_timer turn;  // cancelled whenever a slot frees up, to wake the waiters
 
-  asio::awaitable<pipeline::latent_outcome> explain(cache::latent_id id) {
+  asio::awaitable<answer> explain(cache::latent_id const& id) {
     while (in_flight >= max_in_flight) {
       turn.expires_at(asio::steady_timer::time_point::max());
       co_await turn.async_wait(asio::as_tuple(asio::use_awaitable));
     }
     ++in_flight;
-    auto op = pipeline::explain_latent(ctx, std::move(id));  // made apart from co_await: a g++ 12 bug
-    auto out = co_await std::move(op);
+    diagnostics diag;
+    auto [ec, out] = co_await pipeline::async_explain_latent(*explainer, sources, options, id, diag,
+                                                             asio::as_tuple(asio::use_awaitable));
     --in_flight;
     turn.cancel();
-    co_return out;
+    co_return answer{ec, ec ? diag.to_error(ec).what() : std::string(), std::move(out)};
   }
 };
 
@@ -114,13 +128,21 @@ asio::awaitable<void> session(tcp::socket socket, explainer_service& service, co
       res.body() = R"({"error":"use GET /explain/<module>/<latent>"})";
     } else {
       stream.expires_never();  // an LLM call may take a while; the client has its own timeouts
-      auto op = service.explain(*id);
-      auto out = co_await std::move(op);
-      res.body() = boost::json::serialize(pipeline::to_json(out));
-      if (out.status == pipeline::latent_status::failed)
-        res.result(out.error && (*out.error == errc::unknown_module || *out.error == errc::latent_out_of_range)
-                       ? http::status::not_found
-                       : http::status::bad_gateway);
+      auto out = co_await service.explain(*id);
+      boost::json::object body{{"module", id->module}, {"latent", id->index}};
+      if (out.ec) {
+        body["status"] = out.ec == errc::too_few_examples ? "skipped" : "failed";
+        body["error"] = out.message;
+        res.result(out.ec == errc::unknown_module || out.ec == errc::latent_out_of_range ? http::status::not_found
+                   : out.ec == errc::too_few_examples                                   ? http::status::ok
+                                                                                         : http::status::bad_gateway);
+      } else {
+        bool const explained = out.explanation.kind == explain::answer_kind::explained;
+        body["status"] = explained ? "explained" : "unparsed";
+        body["explanation"] = explained ? out.explanation.text : out.explanation.raw_answer;
+      }
+      body["attempts"] = out.explanation.attempts;
+      res.body() = boost::json::serialize(body);
     }
     res.keep_alive(req.keep_alive() && !conns.stopping);
     res.prepare_payload();
@@ -142,11 +164,11 @@ int main(int argc, char** argv) try {
   connections conns;  // declared before io: sessions io destroys after a hard stop still count down
   asio::io_context io;
   asio::thread_pool cpu(2);
-  explainer_service service{{}, 0, 8, asio::steady_timer(io)};
-  service.ctx.data = cache::dataset::open(argv[1]).value();
-  if (argc > 3) service.ctx.tokens = std::make_shared<tokenizer::tokenizer const>(tokenizer::load_tokenizer(argv[3]).value());
-  service.ctx.cpu = cpu.get_executor();
-  service.ctx.records.min_examples = 1;
+  explainer_service service{.sources = {.data = cache::dataset::open(argv[1]).value(), .tokens = {}, .cpu = cpu.get_executor()},
+                            .options = {.records = {.min_examples = 1}, .neighbours = {}},
+                            .explainer = {},
+                            .turn = asio::steady_timer(io)};
+  if (argc > 3) service.sources.tokens = std::make_shared<tokenizer::tokenizer const>(tokenizer::load_tokenizer(argv[3]).value());
   std::optional<llm::client> client;
   std::optional<llm::endpoint> endpoint;
   if (char const* url = std::getenv("AUTOINTERP_BASE_URL"); url && *url) endpoint = llm::local(url);
@@ -155,9 +177,11 @@ int main(int argc, char** argv) try {
     llm::client_options options;
     options.endpoint = *endpoint;
     client.emplace(io.get_executor(), std::move(options));
-    service.ctx.backend = pipeline::explainer_backend::llm;
-    service.ctx.client = &*client;
-    service.ctx.model = std::getenv("AUTOINTERP_BASE_URL") ? "default" : "openai/gpt-4o-mini";
+    explain::llm_explainer_options eo;
+    eo.model = std::getenv("AUTOINTERP_BASE_URL") ? "default" : "openai/gpt-4o-mini";
+    service.explainer = std::make_unique<explain::llm_explainer>(*client, std::move(eo));
+  } else {
+    service.explainer = std::make_unique<explain::statistical_explainer>(io.get_executor());
   }
   auto port = static_cast<unsigned short>(argc > 2 ? std::stoul(argv[2]) : 8080);
   tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), port});

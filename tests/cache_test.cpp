@@ -9,7 +9,9 @@
 #include <autointerp/cache/safetensors.hpp>
 #include <autointerp/cache/tokens_file.hpp>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -518,7 +520,7 @@ TEST(shard_cache, many_concurrent_latent_tasks_decode_each_shard_once) {
     std::vector<std::promise<bool>> done(count);
     for (std::uint32_t i = 0; i < count; ++i)
       d.async_load_latent(pool.get_executor(), "layers.3", first + i,
-                          [p = &done[i]](result<cache::latent_activations> r) { p->set_value(r.has_value()); });
+                          [p = &done[i]](boost::system::error_code ec, cache::latent_activations) { p->set_value(!ec); });
     std::uint32_t ok = 0;
     for (auto& p : done) ok += p.get_future().get();
     return ok;
@@ -563,15 +565,16 @@ TEST(dataset, async_open_and_load_complete_on_the_callers_thread) {
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
-        auto d = co_await cache::dataset::async_open(pool.get_executor(), cache_a);
-        EXPECT_TRUE(d);
-        if (!d) co_return;
-        auto a = co_await d->async_load_latent(pool.get_executor(), "layers.3", 270);
+        cache::dataset d = co_await cache::dataset::async_open(pool.get_executor(), cache_a);
+        cache::latent_activations a = co_await d.async_load_latent(pool.get_executor(), "layers.3", 270);
         resumed_on_io = std::this_thread::get_id() == io_thread;
-        EXPECT_TRUE(a);
-        if (a) count = a->size();
-        auto bad = co_await d->async_load_latent(pool.get_executor(), "layers.3", 100000);
-        EXPECT_TRUE(!bad && bad.error() == errc::latent_out_of_range);
+        count = a.size();
+        autointerp::diagnostics diag;
+        auto [ec, bad] = co_await d.async_load_latent(pool.get_executor(), "layers.3", 100000, diag,
+                                                      asio::as_tuple(asio::deferred));
+        EXPECT_TRUE(ec == errc::latent_out_of_range);
+        EXPECT_TRUE(bad.empty());
+        EXPECT_NE(diag.message.find("100000"), std::string::npos) << diag.message;
       },
       asio::detached);
   io.run();

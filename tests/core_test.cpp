@@ -1,6 +1,7 @@
 // The shared basics: errors and running CPU work off the caller's thread.
 #include <autointerp/error.hpp>
 #include <autointerp/run_on.hpp>
+#include <autointerp/with_diagnostics.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -44,12 +45,12 @@ TEST(run_on, runs_on_the_pool_and_resumes_on_the_io_thread) {
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
-        auto r = co_await autointerp::async_run_on(pool.get_executor(), [&]() -> result<int> {
+        int r = co_await autointerp::async_run_on(pool.get_executor(), [&]() -> result<int> {
           work_thread = std::this_thread::get_id();
           return 42;
         });
         resumed_thread = std::this_thread::get_id();
-        value = r.value();
+        value = r;
       },
       asio::detached);
   io.run();
@@ -62,7 +63,8 @@ TEST(run_on, runs_on_the_pool_and_resumes_on_the_io_thread) {
 TEST(run_on, exceptions_become_errors_and_futures_work) {
   asio::thread_pool pool(1);
   auto f = autointerp::async_run_on(
-      pool.get_executor(), []() -> result<int> { throw std::runtime_error("boom"); }, asio::use_future);
+      pool.get_executor(), []() -> result<int> { throw std::runtime_error("boom"); },
+      autointerp::as_result(asio::use_future));
   auto r = f.get();
   ASSERT_FALSE(r.has_value());
   EXPECT_NE(r.error().message.find("boom"), std::string::npos);

@@ -5,11 +5,18 @@
 #include <autointerp/llm/client.hpp>
 #include <autointerp/llm/client_options.hpp>
 #include <autointerp/llm/endpoint.hpp>
-#include <autointerp/pipeline/explain_job.hpp>
+#include <autointerp/explain/dry_run_explainer.hpp>
+#include <autointerp/explain/llm_explainer.hpp>
+#include <autointerp/explain/statistical_explainer.hpp>
+#include <autointerp/pipeline/explain_stage.hpp>
+#include <autointerp/pipeline/job.hpp>
+#include <autointerp/records/load_record.hpp>
+#include <autointerp/with_diagnostics.hpp>
 #include <autointerp/pipeline/run.hpp>
 #include <autointerp/records/load_neighbour_activity.hpp>
 #include <autointerp/tokenizer/tokenizer.hpp>
 
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -97,31 +104,36 @@ std::filesystem::path fresh_dir(std::string const& name) {
   return d;
 }
 
+// Which explainer a harness uses.
+enum class backend { llm, statistical, dry_run };
+
 // Everything a run needs, built the way the CLI builds it.
 struct harness {
   asio::io_context io;
   asio::thread_pool cpu{2};
-  pl::explain_context ctx;
+  pl::job_sources sources;
+  ai::records::load_options options;
   std::unique_ptr<fake_llm_server> server;
   std::unique_ptr<ai::llm::client> client;
+  std::unique_ptr<ai::explain::explainer> explainer;
+  pl::stage_list stages;
   bool expect_write_error = false;
   std::optional<ai::error> last_write_error;
 
-  explicit harness(pl::explainer_backend backend, ai::testing::fake_handler handler = name_the_token,
-                   std::size_t call_cap = 64) {
+  explicit harness(backend kind, ai::testing::fake_handler handler = name_the_token, std::size_t call_cap = 64) {
     auto data = ai::cache::dataset::open(sample / "cache");
     if (!data) throw ai::exception(data.error());
     auto tok = ai::tokenizer::load_tokenizer(sample / "tokenizer.json");
     if (!tok) throw ai::exception(tok.error());
-    ctx.data = *data;
-    ctx.tokens = std::make_shared<ai::tokenizer::tokenizer const>(std::move(*tok));
-    ctx.cpu = cpu.get_executor();
-    ctx.records.min_examples = 1;
-    ctx.records.n_examples_test = 0;
-    ctx.records.n_non_activating = 0;
-    ctx.backend = backend;
-    ctx.model = "fake/model";
-    if (backend == pl::explainer_backend::llm) {
+    sources = {.data = *data,
+               .tokens = std::make_shared<ai::tokenizer::tokenizer const>(std::move(*tok)),
+               .cpu = cpu.get_executor()};
+    options.records.min_examples = 1;
+    options.records.n_examples_test = 0;
+    options.records.n_non_activating = 0;
+    ai::explain::llm_explainer_options eo;
+    eo.model = "fake/model";
+    if (kind == backend::llm) {
       server = std::make_unique<fake_llm_server>(io.get_executor(), std::move(handler));
       ai::llm::client_options co;
       co.endpoint = ai::llm::local(server->base_url());
@@ -134,14 +146,19 @@ struct harness {
       co.max_connections = call_cap;
       co.limits.max_in_flight = call_cap;
       client = std::make_unique<ai::llm::client>(io.get_executor(), std::move(co));
-      ctx.client = client.get();
+      explainer = std::make_unique<ai::explain::llm_explainer>(*client, eo);
+    } else if (kind == backend::dry_run) {
+      explainer = std::make_unique<ai::explain::dry_run_explainer>(io.get_executor(), eo);
+    } else {
+      explainer = std::make_unique<ai::explain::statistical_explainer>(io.get_executor());
     }
+    stages = {std::make_shared<pl::explain_stage>(*explainer)};
   }
 
   // The first `n` latents that fire often enough for the default (quantiles) sampler to draw train
   // examples; many background latents of the sample fire rarely or never.
   std::vector<std::uint32_t> live(std::size_t n, std::uint32_t min_count = 40) {
-    auto sums = ctx.data.summaries("layers.6");
+    auto sums = sources.data.summaries("layers.6");
     if (!sums) throw ai::exception(sums.error());
     std::vector<std::uint32_t> out;
     for (std::uint32_t i = 0; i < sums->size() && out.size() < n; ++i)
@@ -159,11 +176,13 @@ struct harness {
   pl::run_summary run(std::vector<ai::cache::latent_id> ids, std::filesystem::path const& out, bool resume,
                       std::size_t concurrency, asio::cancellation_signal* stop = nullptr,
                       std::function<void(pl::latent_outcome const&)> also = {}) {
-    auto job = pl::make_explain_job(ctx, {.out = out, .resume = resume, .progress = nullptr}, ids.size());
+    pl::job_options const opts{.out = out, .resume = resume, .records = options, .progress = {}};
+    auto job = pl::make_job(sources, opts, stages, ids.size());
     if (!job) throw ai::exception(job.error());
+    if (resume) (void)job->store->repair_run_log();
     if (also) {
-      auto first = job->stages.on_finished;
-      job->stages.on_finished = [first, also](pl::latent_outcome const& o) {
+      auto first = job->hooks.on_finished;
+      job->hooks.on_finished = [first, also](pl::latent_outcome const& o) {
         first(o);
         also(o);
       };
@@ -175,8 +194,8 @@ struct harness {
       if (server) server->stop();
     };
     asio::cancellation_signal unused;
-    pl::async_run(io.get_executor(), std::move(ids), job->stages, {.max_concurrent = concurrency},
-                  asio::bind_cancellation_slot((stop ? stop : &unused)->slot(), done));
+    pl::async_run(io.get_executor(), std::move(ids), job->hooks, {.max_concurrent = concurrency},
+                  ai::as_result(asio::bind_cancellation_slot((stop ? stop : &unused)->slot(), done)));
     io.run();
     io.restart();
     if (!result || !*result) throw std::runtime_error("run failed");
@@ -230,7 +249,7 @@ TEST(explain_e2e, planted_single_token_latents_come_back_with_their_token) {
   for (std::uint32_t i = 0; i < 40; ++i) idx.push_back(i);
   for (auto const& [latent, token] : planted) idx.push_back(latent);
   idx.push_back(416);  // dead: never fires, so it has no example and is skipped
-  harness h(pl::explainer_backend::llm);
+  harness h(backend::llm);
   auto out = fresh_dir("planted");
   auto s = h.run(harness::latents(idx), out, false, 8);
   EXPECT_EQ(s.stop, pl::stop_reason::completed);
@@ -256,7 +275,7 @@ TEST(explain_e2e, planted_single_token_latents_come_back_with_their_token) {
 }
 
 TEST(explain_e2e, statistical_baseline_names_planted_tokens_without_an_llm) {
-  harness h(pl::explainer_backend::statistical);
+  harness h(backend::statistical);
   auto out = fresh_dir("stats");
   std::vector<std::uint32_t> idx;
   for (auto const& [latent, token] : planted_tokens()) idx.push_back(latent);
@@ -271,7 +290,7 @@ TEST(explain_e2e, statistical_baseline_names_planted_tokens_without_an_llm) {
 }
 
 TEST(explain_e2e, dry_run_writes_requests_and_calls_nothing) {
-  harness h(pl::explainer_backend::dry_run);
+  harness h(backend::dry_run);
   auto out = fresh_dir("dry");
   auto s = h.run(harness::latents({69, 119}), out, false, 2);
   EXPECT_EQ(s.skipped, 2u);
@@ -287,19 +306,21 @@ TEST(explain_e2e, dry_run_writes_requests_and_calls_nothing) {
 }
 
 TEST(explain_e2e, neighbour_source_takes_non_activating_windows_where_neighbours_fire) {
-  harness h(pl::explainer_backend::statistical);
-  h.ctx.records.n_non_activating = 20;
-  h.ctx.records.non_activating_source = ai::records::non_activating_kind::neighbours;
+  harness h(backend::statistical);
+  h.options.records.n_non_activating = 20;
+  h.options.records.non_activating_source = ai::records::non_activating_kind::neighbours;
   auto live = h.live(3);
   ASSERT_EQ(live.size(), 3u);
   ai::records::neighbour_table table;
   table[live[0]] = {{0.75, live[1]}, {0.5, live[2]}, {0.25, 1u << 30}};  // the last is past the width
-  h.ctx.neighbours = std::make_shared<ai::records::neighbour_table const>(table);
+  h.options.neighbours = std::make_shared<ai::records::neighbour_table const>(table);
 
   auto build = [&](ai::cache::latent_id id) {
     std::optional<ai::result<ai::records::latent_record>> out;
-    asio::co_spawn(h.io, pl::build_latent_record(h.ctx, std::move(id)),
-                   [&](std::exception_ptr, ai::result<ai::records::latent_record> r) { out = std::move(r); });
+    ai::records::async_load_record(h.sources.data, id, h.options, h.sources.tokens.get(), h.sources.cpu,
+                                   ai::as_result(asio::bind_executor(h.io, [&](ai::result<ai::records::latent_record> r) {
+                                     out = std::move(r);
+                                   })));
     h.io.run();
     h.io.restart();
     if (!out || !*out) throw std::runtime_error(out ? (*out).error().what() : "no result");
@@ -308,13 +329,13 @@ TEST(explain_e2e, neighbour_source_takes_non_activating_windows_where_neighbours
   auto record = build({"layers.6", live[0]});
 
   // The neighbour past the width is left out; the windows are those build_record takes from the rest.
-  auto nbs = ai::records::load_neighbour_activity(h.ctx.data, "layers.6", table, live[0]);
+  auto nbs = ai::records::load_neighbour_activity(h.sources.data, "layers.6", table, live[0]);
   ASSERT_TRUE(nbs) << nbs.error().what();
   ASSERT_EQ(nbs->size(), 2u);
-  auto matrix = h.ctx.data.tokens("layers.6");
-  auto acts = h.ctx.data.load_latent("layers.6", live[0]);
+  auto matrix = h.sources.data.tokens("layers.6");
+  auto acts = h.sources.data.load_latent("layers.6", live[0]);
   ASSERT_TRUE(matrix && acts);
-  auto direct = ai::records::build_record(**matrix, *acts, h.ctx.records, *nbs);
+  auto direct = ai::records::build_record(**matrix, *acts, h.options.records, *nbs);
   ASSERT_TRUE(direct);
   ASSERT_FALSE(record.non_activating.empty());
   ASSERT_EQ(record.non_activating.size(), direct->non_activating.size());
@@ -336,7 +357,7 @@ TEST(explain_e2e, llm_calls_stay_within_the_cap_while_as_many_latents_again_are_
   auto const delay = std::chrono::milliseconds(100);
   std::vector<clock::time_point> arrivals;  // the server shares the client's (single) thread
   harness h(
-      pl::explainer_backend::llm,
+      backend::llm,
       [&](fake_request const& r) {
         arrivals.push_back(clock::now());
         return name_the_token(r).after(delay);
@@ -344,9 +365,10 @@ TEST(explain_e2e, llm_calls_stay_within_the_cap_while_as_many_latents_again_are_
       4);
   auto ids = harness::latents(h.live(24));
   ASSERT_EQ(ids.size(), 24u);
-  auto const options = pl::explain_run_options(pl::explainer_backend::llm, 4);
+  auto const options = pl::job_run_options(h.stages, 4);
   EXPECT_EQ(options.max_concurrent, 8u);
-  EXPECT_EQ(pl::explain_run_options(pl::explainer_backend::dry_run, 4).max_concurrent, 4u);
+  harness dry(backend::dry_run);
+  EXPECT_EQ(pl::job_run_options(dry.stages, 4).max_concurrent, 4u);
   auto out = fresh_dir("prefetch");
   auto s = h.run(ids, out, false, options.max_concurrent);
   EXPECT_EQ(s.explained, 24u);
@@ -365,7 +387,7 @@ TEST(explain_e2e, llm_calls_stay_within_the_cap_while_as_many_latents_again_are_
 }
 
 TEST(explain_e2e, an_output_that_cannot_be_written_stops_the_job) {
-  harness h(pl::explainer_backend::statistical);
+  harness h(backend::statistical);
   h.expect_write_error = true;
   auto out = fresh_dir("unwritable");
   auto ids = harness::latents(h.live(6));
@@ -413,9 +435,9 @@ TEST(explain_e2e, thirty_percent_faults_all_latents_end_explained_and_none_is_ca
     ++successes[r.prompt()];
     return name_the_token(r);
   };
-  harness h(pl::explainer_backend::llm, handler);
+  harness h(backend::llm, handler);
   auto out = fresh_dir("faults");
-  h.ctx.records.train_type = ai::records::train_sampler::top;  // draws examples from any live latent
+  h.options.records.train_type = ai::records::train_sampler::top;  // draws examples from any live latent
   auto idx = h.live(500, 1);
   ASSERT_EQ(idx.size(), 500u);
   auto s = h.run(harness::latents(idx), out, false, 32);
@@ -442,7 +464,7 @@ TEST(explain_e2e, resume_after_a_drain_never_calls_the_llm_again_for_explained_l
   std::vector<std::uint32_t> idx;
   pl::run_summary first;
   {
-    harness h(pl::explainer_backend::llm, handler);
+    harness h(backend::llm, handler);
     idx = h.live(120);
     asio::cancellation_signal stop;
     std::size_t finished = 0;
@@ -452,7 +474,7 @@ TEST(explain_e2e, resume_after_a_drain_never_calls_the_llm_again_for_explained_l
     EXPECT_EQ(first.stop, pl::stop_reason::drained);
     EXPECT_LT(first.processed(), 120u);
   }
-  harness h(pl::explainer_backend::llm, handler);
+  harness h(backend::llm, handler);
   auto second = h.run(harness::latents(idx), out, true, 6);
   EXPECT_EQ(second.stop, pl::stop_reason::completed);
   EXPECT_EQ(second.already_done, first.explained);
@@ -464,7 +486,7 @@ TEST(explain_e2e, resume_after_a_drain_never_calls_the_llm_again_for_explained_l
 
 TEST(explain_e2e, a_rejected_key_stops_the_job_early) {
   auto handler = [](fake_request const&) { return fake_reply::error(401, "invalid key"); };
-  harness h(pl::explainer_backend::llm, handler);
+  harness h(backend::llm, handler);
   auto out = fresh_dir("fatal");
   std::vector<std::uint32_t> idx;
   for (std::uint32_t i = 0; i < 300; ++i) idx.push_back(i);

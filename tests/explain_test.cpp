@@ -125,13 +125,10 @@ TEST(build_prompt, single_token_shows_the_strongest_token_after_some_context) {
   EXPECT_EQ(p->messages.back().content, "Excerpt 1: cd<<e>>");
 }
 
-TEST(build_prompt, refuses_empty_records_and_the_statistical_kind) {
+TEST(build_prompt, refuses_empty_records) {
   auto empty = ex::build_prompt(record_of({}), {});
   ASSERT_FALSE(empty.has_value());
   EXPECT_TRUE(empty.error() == errc::too_few_examples);
-  auto stats = ex::build_prompt(record_of({example({"a"}, {1})}), {.kind = ex::explainer_kind::statistical});
-  ASSERT_FALSE(stats.has_value());
-  EXPECT_TRUE(stats.error() == errc::bad_option);
 }
 
 TEST(build_prompt, our_prompts_are_our_own_words) {

@@ -3,12 +3,14 @@
 // CONNECT proxy, budgets and cancellation. Waits are kept to milliseconds through the options; no
 // assertion depends on how fast the machine is.
 #include <autointerp/llm/client.hpp>
+#include <autointerp/with_diagnostics.hpp>
 
 #include "fake_llm_server.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -96,7 +98,7 @@ result<llm::chat_response> chat_once(asio::io_context& io, fake_llm_server& serv
   std::optional<result<llm::chat_response>> out;
   std::vector<std::function<void()>> stops{[&] { server.stop(); }};
   if (also_stop) stops.push_back(also_stop);
-  run(io, [&]() -> asio::awaitable<void> { out = co_await c.chat(req); }, stops);
+  run(io, [&]() -> asio::awaitable<void> { out = co_await c.async_chat(req, autointerp::as_result(asio::deferred)); }, stops);
   return out ? std::move(*out) : result<llm::chat_response>(autointerp::make_error(errc::cancelled, "did not finish"));
 }
 
@@ -188,7 +190,7 @@ TEST(llm_client, retries_429_waiting_what_the_server_asks_capped) {
     llm::client c(io.get_executor(), o);
     std::optional<result<llm::chat_response>> out;
     run(io, [&]() -> asio::awaitable<void> {
-      out = co_await c.chat(request());
+      out = co_await c.async_chat(request(), autointerp::as_result(asio::deferred));
       stats = c.stats();
     }, {[&] { server.stop(); }});
     ASSERT_TRUE(*out) << out->error().what();
@@ -257,7 +259,7 @@ TEST(llm_client, retry_budget_stops_a_batch_from_amplifying_an_outage) {
   llm::client c(io.get_executor(), o);
   std::vector<result<llm::chat_response>> out;
   run(io, [&]() -> asio::awaitable<void> {
-    for (int i = 0; i < 3; ++i) out.push_back(co_await c.chat(request()));
+    for (int i = 0; i < 3; ++i) out.push_back(co_await c.async_chat(request(), autointerp::as_result(asio::deferred)));
   }, {[&] { server.stop(); }});
   ASSERT_EQ(out.size(), 3u);
   for (auto const& r : out) {
@@ -325,8 +327,8 @@ TEST(llm_client, payment_required_stops_every_later_call) {
     llm::client c(io.get_executor(), options_for(server));
     std::optional<result<llm::chat_response>> first, second;
     run(io, [&]() -> asio::awaitable<void> {
-      first = co_await c.chat(request());
-      second = co_await c.chat(request());
+      first = co_await c.async_chat(request(), autointerp::as_result(asio::deferred));
+      second = co_await c.async_chat(request(), autointerp::as_result(asio::deferred));
     }, {[&] { server.stop(); }});
     ASSERT_FALSE(*first);
     EXPECT_TRUE(first->error() == errc::payment_required);
@@ -456,10 +458,10 @@ TEST(llm_client, cancellation_aborts_the_request_and_the_backoff) {
     std::optional<result<llm::chat_response>> out;
     asio::steady_timer timer(io, 30ms);
     timer.async_wait([&](auto) { signal.emit(asio::cancellation_type::terminal); });
-    c.chat(request(), asio::bind_cancellation_slot(signal.slot(), [&](result<llm::chat_response> r) {
+    c.async_chat(request(), autointerp::as_result(asio::bind_cancellation_slot(signal.slot(), [&](result<llm::chat_response> r) {
       out = std::move(r);
       server.stop();
-    }));
+    })));
     io.run();
     ASSERT_TRUE(out);
     ASSERT_FALSE(*out);
@@ -476,7 +478,7 @@ TEST(llm_client, keep_alive_reuses_one_connection_for_sequential_requests) {
   llm::client_stats stats;
   run(io, [&]() -> asio::awaitable<void> {
     for (int i = 0; i < 50; ++i) {
-      auto r = co_await c.chat(request(std::to_string(i)));
+      auto r = co_await c.async_chat(request(std::to_string(i)), autointerp::as_result(asio::deferred));
       if (r && r->text == std::to_string(i)) ++ok;
     }
     stats = c.stats();
@@ -497,10 +499,10 @@ TEST(llm_client, concurrent_requests_share_a_bounded_pool) {
   int ok = 0, finished = 0;
   constexpr int n = 40;
   for (int i = 0; i < n; ++i)
-    c.chat(request(std::to_string(i)), [&, i](result<llm::chat_response> r) {
+    c.async_chat(request(std::to_string(i)), autointerp::as_result([&, i](result<llm::chat_response> r) {
       if (r && r->text == std::to_string(i)) ++ok;
       if (++finished == n) server.stop();
-    });
+    }));
   io.run();
   EXPECT_EQ(ok, n);
   EXPECT_EQ(server.connections(), 4u) << "the pool fills up to its size and no further";
@@ -514,10 +516,10 @@ TEST(llm_client, in_flight_cap_bounds_connections_too) {
   llm::client c(io.get_executor(), o);
   int ok = 0, finished = 0;
   for (int i = 0; i < 20; ++i)
-    c.chat(request(), [&](result<llm::chat_response> r) {
+    c.async_chat(request(), autointerp::as_result([&](result<llm::chat_response> r) {
       ok += r.has_value();
       if (++finished == 20) server.stop();
-    });
+    }));
   io.run();
   EXPECT_EQ(ok, 20);
   EXPECT_LE(server.connections(), 2u);
@@ -537,7 +539,7 @@ TEST(llm_client, closed_keep_alive_connections_are_replaced_without_counting_an_
   llm::client_stats stats;
   run(io, [&]() -> asio::awaitable<void> {
     for (int i = 0; i < 3; ++i) {
-      auto r = co_await c.chat(request());
+      auto r = co_await c.async_chat(request(), autointerp::as_result(asio::deferred));
       attempts.push_back(r ? r->attempts : 0);
     }
     stats = c.stats();
@@ -554,7 +556,7 @@ TEST(llm_client, closed_keep_alive_connections_are_replaced_without_counting_an_
   int ok = 0;
   run(io2, [&]() -> asio::awaitable<void> {
     for (int i = 0; i < 3; ++i) {
-      auto r = co_await c2.chat(request());
+      auto r = co_await c2.async_chat(request(), autointerp::as_result(asio::deferred));
       ok += r && r->attempts == 1;
     }
   }, {[&] { closing.stop(); }});
@@ -570,7 +572,7 @@ TEST(llm_client, https_with_the_ca_given_works_and_reuses_connections) {
   std::vector<std::string> texts;
   run(io, [&]() -> asio::awaitable<void> {
     for (int i = 0; i < 3; ++i) {
-      auto r = co_await c.chat(request("x"));
+      auto r = co_await c.async_chat(request("x"), autointerp::as_result(asio::deferred));
       texts.push_back(r ? r->text : r.error().what());
     }
   }, {[&] { server.stop(); }});
@@ -626,7 +628,7 @@ TEST(llm_client, https_through_a_connect_proxy) {
   std::vector<std::string> texts;
   run(io, [&]() -> asio::awaitable<void> {
     for (int i = 0; i < 3; ++i) {
-      auto r = co_await c.chat(request());
+      auto r = co_await c.async_chat(request(), autointerp::as_result(asio::deferred));
       texts.push_back(r ? r->text : r.error().what());
     }
   }, {[&] { server.stop(); }, [&] { proxy.stop(); }});
@@ -688,7 +690,7 @@ TEST(llm_client, connection_refused_is_retried_then_reported) {
   o.on_retry = log.hook();
   llm::client c(io.get_executor(), o);
   std::optional<result<llm::chat_response>> out;
-  run(io, [&]() -> asio::awaitable<void> { out = co_await c.chat(request()); }, {});
+  run(io, [&]() -> asio::awaitable<void> { out = co_await c.async_chat(request(), autointerp::as_result(asio::deferred)); }, {});
   ASSERT_FALSE(*out);
   EXPECT_TRUE(out->error() == errc::connect_failed) << out->error().what();
   EXPECT_EQ(log.events.size(), 1u);
@@ -702,7 +704,7 @@ TEST(llm_client, bad_base_url_fails_every_call) {
   llm::client c(io.get_executor(), o);
   ASSERT_NE(c.config_error(), nullptr);
   std::optional<result<llm::chat_response>> out;
-  run(io, [&]() -> asio::awaitable<void> { out = co_await c.chat(request()); }, {});
+  run(io, [&]() -> asio::awaitable<void> { out = co_await c.async_chat(request(), autointerp::as_result(asio::deferred)); }, {});
   ASSERT_FALSE(*out);
   EXPECT_TRUE(out->error() == errc::bad_url);
 }
@@ -713,7 +715,7 @@ TEST(llm_client, works_with_futures_from_another_thread) {
   llm::client c(io.get_executor(), options_for(server));
   auto work = asio::make_work_guard(io);
   std::thread t([&] { io.run(); });
-  auto r = c.chat(request(), asio::use_future).get();
+  auto r = c.async_chat(request(), autointerp::as_result(asio::use_future)).get();
   server.stop();
   work.reset();
   t.join();
@@ -747,7 +749,7 @@ TEST(llm_client, tls_handshake_timeout_is_reported_per_phase) {
   o.retry.max_attempts = 1;
   llm::client c(io.get_executor(), o);
   std::optional<result<llm::chat_response>> out;
-  run(io, [&]() -> asio::awaitable<void> { out = co_await c.chat(request()); }, {[&] { silent.close(); }});
+  run(io, [&]() -> asio::awaitable<void> { out = co_await c.async_chat(request(), autointerp::as_result(asio::deferred)); }, {[&] { silent.close(); }});
   ASSERT_FALSE(*out);
   EXPECT_TRUE(out->error() == errc::timeout) << out->error().what();
   EXPECT_NE(out->error().message.find("TLS handshake"), std::string::npos) << out->error().message;
@@ -767,7 +769,7 @@ TEST(llm_client, rate_budget_spaces_requests_and_reports_adaptation) {
   llm::client c(io.get_executor(), o);
   int ok = 0;
   run(io, [&]() -> asio::awaitable<void> {
-    for (int i = 0; i < 10; ++i) ok += (co_await c.chat(request())).has_value();
+    for (int i = 0; i < 10; ++i) ok += (co_await c.async_chat(request(), autointerp::as_result(asio::deferred))).has_value();
   }, {[&] { server.stop(); }});
   EXPECT_EQ(ok, 10);
   ASSERT_EQ(arrivals.size(), 10u);

@@ -1,6 +1,10 @@
 // The scheduler with fake stages (no sockets), the shard split, the output folder and progress.
 #include <autointerp/pipeline/latent_outcome.hpp>
-#include <autointerp/pipeline/output_dir.hpp>
+#include <autointerp/pipeline/job.hpp>
+#include <autointerp/pipeline/run_line.hpp>
+#include <autointerp/pipeline/run_store.hpp>
+#include <autointerp/pipeline/stage.hpp>
+#include <autointerp/with_diagnostics.hpp>
 #include <autointerp/pipeline/progress.hpp>
 #include <autointerp/pipeline/run.hpp>
 #include <autointerp/pipeline/shard.hpp>
@@ -10,8 +14,10 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <gtest/gtest.h>
 
@@ -51,8 +57,8 @@ struct fake_stage {
     return o;
   };
 
-  pl::stages make() {
-    pl::stages s;
+  pl::run_hooks make() {
+    pl::run_hooks s;
     s.process = [this](latent_id id) -> asio::awaitable<pl::latent_outcome> {
       ++calls;
       ++calls_per_latent[id.index];
@@ -75,10 +81,11 @@ struct fake_stage {
   }
 };
 
-result<pl::run_summary> run_sync(asio::io_context& io, std::vector<latent_id> latents, pl::stages st, pl::run_options o) {
+result<pl::run_summary> run_sync(asio::io_context& io, std::vector<latent_id> latents, pl::run_hooks const& st, pl::run_options o) {
   std::optional<result<pl::run_summary>> out;
-  pl::async_run(io.get_executor(), std::move(latents), std::move(st), o,
-                [&](result<pl::run_summary> r) { out = std::move(r); });
+  pl::async_run(io.get_executor(), std::move(latents), st, o, autointerp::as_result([&](result<pl::run_summary> r) {
+                  out = std::move(r);
+                }));
   io.run();
   io.restart();
   if (!out) return autointerp::make_error(errc::cancelled, "run never completed");
@@ -120,7 +127,8 @@ TEST(run, pulls_latents_lazily) {
     worst_gap = std::max(worst_gap, pulled - finished);
   };
   std::optional<result<pl::run_summary>> out;
-  pl::async_run(io.get_executor(), lazy, st, {.max_concurrent = 4}, [&](result<pl::run_summary> r) { out = std::move(r); });
+  pl::async_run(io.get_executor(), lazy, st, {.max_concurrent = 4},
+                autointerp::as_result([&](result<pl::run_summary> r) { out = std::move(r); }));
   io.run();
   ASSERT_TRUE(out && out->has_value());
   EXPECT_EQ(pulled, 100u);
@@ -178,7 +186,7 @@ TEST(run, a_fatal_error_stops_new_work_and_drains) {
     if (fatal_reported) ++started_after;
     return process(id);
   };
-  st.on_finished = [&](pl::latent_outcome const& o) { fatal_reported |= o.error && pl::is_fatal(*o.error); };
+  st.on_finished = [&](pl::latent_outcome const& o) { fatal_reported |= o.error && autointerp::is_fatal(*o.error); };
   auto r = run_sync(io, ids(1000), st, {.max_concurrent = 8});
   ASSERT_TRUE(r.has_value());
   EXPECT_TRUE(fatal_reported);
@@ -204,7 +212,7 @@ TEST(run, partial_cancellation_drains_and_terminal_cancels) {
     };
     std::optional<result<pl::run_summary>> out;
     pl::async_run(io.get_executor(), ids(1000), st, {.max_concurrent = 6},
-                  asio::bind_cancellation_slot(sig.slot(), [&](result<pl::run_summary> r) { out = std::move(r); }));
+                  autointerp::as_result(asio::bind_cancellation_slot(sig.slot(), [&](result<pl::run_summary> r) { out = std::move(r); })));
     io.run();
     ASSERT_TRUE(out && out->has_value());
     auto const& s = **out;
@@ -247,16 +255,16 @@ TEST(run, rejects_bad_options_and_handles_an_empty_selection) {
 TEST(run, co_await_run_inside_a_coroutine) {
   asio::io_context io;
   fake_stage f;
-  std::optional<result<pl::run_summary>> out;
+  std::optional<pl::run_summary> out;
+  auto hooks = f.make();
   asio::co_spawn(
       io, [&]() -> asio::awaitable<void> {
-        auto op = pl::run(ids(30), f.make(), {.max_concurrent = 4});
-        out = co_await std::move(op);
+        out = co_await pl::async_run(co_await asio::this_coro::executor, ids(30), hooks, {.max_concurrent = 4});
       },
       asio::detached);
   io.run();
-  ASSERT_TRUE(out && out->has_value());
-  EXPECT_EQ((*out)->explained, 30u);
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->explained, 30u);
   EXPECT_EQ(f.max_seen, 4u);
 }
 
@@ -268,7 +276,7 @@ TEST(shard, parses_k_of_n_and_rejects_nonsense) {
     auto r = pl::parse_shard(bad);
     ASSERT_FALSE(r.has_value()) << bad;
     EXPECT_TRUE(r.error() == errc::bad_option);
-    EXPECT_NE(r.error().message.find("--shard"), std::string::npos);
+    EXPECT_NE(r.error().message.find("shard '"), std::string::npos);
   }
 }
 
@@ -300,31 +308,44 @@ std::filesystem::path fresh_dir(std::string const& name) {
 }
 }  // namespace
 
-TEST(output_dir, writes_delphi_files_and_run_lines) {
+pl::stage_outcome explained(std::string text) {
+  pl::stage_outcome o;
+  o.status = pl::latent_status::explained;
+  o.explanation = std::move(text);
+  return o;
+}
+
+TEST(run_store, writes_delphi_files_and_run_lines) {
   auto dir = fresh_dir("sinks");
-  auto out = pl::output_dir::open(dir, false);
+  auto out = pl::run_store::open(dir, pl::store_mode::fresh);
   ASSERT_TRUE(out.has_value()) << out.error().what();
-  pl::latent_outcome ok;
-  ok.latent = {".model.layers.10", 5};
-  ok.status = pl::latent_status::explained;
-  ok.explanation = "The word \"cat\"";
+  latent_id const five{".model.layers.10", 5}, six{".model.layers.10", 6};
+  auto ok = explained("The word \"cat\"");
   ok.attempts = 2;
   ok.usage = {100, 20, 0};
   ok.latency = std::chrono::milliseconds(1500);
-  ASSERT_TRUE(out->write(ok).has_value());
-  pl::latent_outcome bad;
-  bad.latent = {".model.layers.10", 6};
+  ok.files.push_back({pl::run_store::explanation_file(five), "\"The word \\\"cat\\\"\""});
+  ASSERT_TRUE(out->write_files(ok).has_value());
+  ASSERT_TRUE(out->append(five, ok).has_value());
+  pl::stage_outcome bad;
   bad.status = pl::latent_status::unparsed;
   bad.raw_answer = "no idea";
-  ASSERT_TRUE(out->write(bad).has_value());
+  ASSERT_TRUE(out->append(six, bad).has_value());
+  pl::stage_outcome scored;
+  scored.stage = "detection";
+  scored.status = pl::latent_status::scored;
+  scored.files.push_back({pl::run_store::score_file("detection", five), "[]"});
+  ASSERT_TRUE(out->write_files(scored).has_value());
+  ASSERT_TRUE(out->append(five, scored).has_value());
 
   EXPECT_EQ(read(dir / "explanations" / ".model.layers.10_latent5.txt"), "\"The word \\\"cat\\\"\"");
+  EXPECT_EQ(read(dir / "scores" / "detection" / ".model.layers.10_latent5.txt"), "[]");
   EXPECT_FALSE(std::filesystem::exists(dir / "explanations" / ".model.layers.10_latent6.txt"));
   std::istringstream lines(read(dir / "run.jsonl"));
   std::string line;
   std::vector<boost::json::object> rows;
   while (std::getline(lines, line)) rows.push_back(boost::json::parse(line).as_object());
-  ASSERT_EQ(rows.size(), 2u);
+  ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(rows[0].at("module").as_string(), ".model.layers.10");
   EXPECT_EQ(rows[0].at("latent").as_int64(), 5);
   EXPECT_EQ(rows[0].at("status").as_string(), "explained");
@@ -333,51 +354,156 @@ TEST(output_dir, writes_delphi_files_and_run_lines) {
   EXPECT_EQ(rows[0].at("usage").at("completion_tokens").as_int64(), 20);
   EXPECT_EQ(rows[0].at("latency_ms").as_int64(), 1500);
   EXPECT_TRUE(rows[0].at("error").is_null());
+  EXPECT_FALSE(rows[0].contains("stage"));  // explain lines are as earlier versions wrote them
   EXPECT_EQ(rows[1].at("status").as_string(), "unparsed");
   EXPECT_EQ(rows[1].at("raw").as_string(), "no idea");
-  // No temporary files left behind.
-  for (auto const& e : std::filesystem::directory_iterator(dir / "explanations"))
-    EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos);
+  EXPECT_EQ(rows[2].at("stage").as_string(), "detection");
+  // Temporaries went to .tmp/ and none is left.
+  for (auto const* sub : {"explanations", "scores/detection", ".tmp"})
+    for (auto const& e : std::filesystem::directory_iterator(dir / sub))
+      EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos) << e.path();
+
+  // Read back: statuses from their names, the stage's latest line, explanations from the files.
+  auto back = pl::run_store::open(dir, pl::store_mode::read);
+  ASSERT_TRUE(back.has_value());
+  auto five_line = back->find(five);
+  ASSERT_TRUE(five_line);
+  EXPECT_EQ(five_line->status, pl::latent_status::explained);
+  EXPECT_EQ(five_line->explanation, "The word \"cat\"");
+  EXPECT_EQ(five_line->attempts, 2u);
+  EXPECT_EQ(back->find(five, "detection")->status, pl::latent_status::scored);
+  EXPECT_EQ(back->find(six)->status, pl::latent_status::unparsed);
+  EXPECT_FALSE(back->find({"m", 9}));
+  EXPECT_EQ(back->size(), 3u);
   std::filesystem::remove_all(dir);
 }
 
-TEST(output_dir, resume_trusts_explanation_files_and_restores_missing_lines) {
+TEST(run_store, resume_checks_files_without_writing_and_repair_is_its_own_step) {
   auto dir = fresh_dir("resume");
   {
-    auto out = pl::output_dir::open(dir, false);
+    auto out = pl::run_store::open(dir, pl::store_mode::fresh);
     ASSERT_TRUE(out.has_value());
-    pl::latent_outcome ok;
-    ok.latent = {"m", 1};
-    ok.status = pl::latent_status::explained;
-    ok.explanation = "one";
-    ASSERT_TRUE(out->write(ok).has_value());
+    auto ok = explained("one");
+    ok.files.push_back({pl::run_store::explanation_file({"m", 1}), "\"one\""});
+    ASSERT_TRUE(out->write_files(ok).has_value());
+    ASSERT_TRUE(out->append({"m", 1}, ok).has_value());
   }
   // As if killed between the explanation file and its run.jsonl line, and mid-line afterwards.
   ASSERT_TRUE(pl::write_file_atomically(dir / "explanations" / "m_latent2.txt", "\"two\"").has_value());
   { std::ofstream(dir / "run.jsonl", std::ios::app) << "{\"module\":\"m\",\"lat"; }
-  auto out = pl::output_dir::open(dir, true);
+  auto out = pl::run_store::open(dir, pl::store_mode::resume);
   ASSERT_TRUE(out.has_value());
-  EXPECT_TRUE(out->already_explained({"m", 1}));
-  EXPECT_TRUE(out->already_explained({"m", 2}));
-  EXPECT_FALSE(out->already_explained({"m", 3}));
-  EXPECT_TRUE(out->already_explained({"m", 2}));  // asked again: no second line
+  auto const before = read(dir / "run.jsonl");
+  EXPECT_TRUE(out->has_explanation({"m", 1}));
+  EXPECT_TRUE(out->has_explanation({"m", 2}));
+  EXPECT_FALSE(out->has_explanation({"m", 3}));
+  EXPECT_EQ(out->read_explanation({"m", 2}), "two");
+  EXPECT_EQ(read(dir / "run.jsonl"), before) << "checking whether a latent is done writes nothing";
+  auto repaired = out->repair_run_log();
+  ASSERT_TRUE(repaired.has_value());
+  EXPECT_EQ(*repaired, 1u);
+  EXPECT_EQ(*out->repair_run_log(), 0u) << "a second repair finds nothing missing";
   auto text = read(dir / "run.jsonl");
   // The torn line was ended, so the restored line stands on its own and parses.
   std::istringstream lines(text);
   std::string line;
   std::vector<std::string> whole;
-  while (std::getline(lines, line)) {
-    boost::system::error_code ec;
-    auto v = boost::json::parse(line, ec);
-    if (!ec) whole.push_back(line);
-  }
+  while (std::getline(lines, line))
+    if (pl::parse_run_line(line)) whole.push_back(line);
   ASSERT_EQ(whole.size(), 2u) << text;
   EXPECT_NE(whole[1].find("\"latent\":2,\"status\":\"explained\",\"explanation\":\"two\""), std::string::npos) << text;
   std::filesystem::remove_all(dir);
 }
 
+TEST(run_line, parses_what_to_json_writes_and_skips_foreign_lines) {
+  pl::stage_outcome o;
+  o.stage = "fuzz";
+  o.status = pl::latent_status::failed;
+  o.attempts = 6;
+  o.usage = {7, 3, 0.25};
+  o.error = autointerp::make_error(errc::server_error, "gave up after 6 attempts");
+  auto line = pl::parse_run_line(boost::json::serialize(pl::to_json({"layers.6", 42}, o)));
+  ASSERT_TRUE(line);
+  EXPECT_EQ(line->latent.module, "layers.6");
+  EXPECT_EQ(line->latent.index, 42u);
+  EXPECT_EQ(line->stage, "fuzz");
+  EXPECT_EQ(line->status, pl::latent_status::failed);
+  EXPECT_EQ(line->attempts, 6u);
+  EXPECT_EQ(line->usage.prompt_tokens, 7u);
+  EXPECT_DOUBLE_EQ(line->usage.cost, 0.25);
+  EXPECT_EQ(line->error, "gave up after 6 attempts");
+  for (char const* bad : {"", "{", "[]", "{\"module\":\"m\",\"latent\":-1,\"status\":\"explained\"}",
+                          "{\"module\":\"m\",\"latent\":1,\"status\":\"made up\"}", "{\"module\":1,\"latent\":1,\"status\":\"failed\"}"})
+    EXPECT_FALSE(pl::parse_run_line(bad)) << bad;
+  for (auto s : {pl::latent_status::explained, pl::latent_status::unparsed, pl::latent_status::failed,
+                 pl::latent_status::skipped, pl::latent_status::scored})
+    EXPECT_EQ(pl::parse_latent_status(pl::to_string(s)), s);
+}
+
+// A stage written here, outside pipeline/: it plugs into a job through the stage interface alone.
+struct count_tokens_stage final : pl::stage {
+  std::string_view name() const noexcept override { return "count"; }
+  bool finished(pl::run_store const& store, latent_id const& id) const override {
+    return store.has_file(pl::run_store::score_file("count", id));
+  }
+  asio::awaitable<pl::stage_outcome> run(pl::latent_work& work) const override {
+    pl::stage_outcome o;
+    o.status = pl::latent_status::scored;
+    std::size_t n = 0;
+    for (auto const& ex : work.record.train) n += ex.tokens.size();
+    o.files.push_back({pl::run_store::score_file("count", work.latent), std::to_string(n)});
+    co_return o;
+  }
+};
+
+TEST(job, a_custom_stage_plugs_in_and_resume_skips_it) {
+  auto dir = fresh_dir("custom_stage");
+  asio::io_context io;
+  asio::thread_pool cpu(2);
+  auto data = autointerp::cache::dataset::open(std::filesystem::path(AUTOINTERP_TEST_FIXTURES) / "delphi" / "cache_a");
+  ASSERT_TRUE(data.has_value());
+  pl::job_sources const src{.data = *data, .tokens = nullptr, .cpu = cpu.get_executor()};
+  pl::stage_list const stages{std::make_shared<count_tokens_stage>()};
+  pl::job_options opts{.out = dir, .resume = false, .records = {}, .progress = {}};
+  opts.records.records.min_examples = 1;
+  auto run_job = [&](bool resume) {
+    opts.resume = resume;
+    auto j = pl::make_job(src, opts, stages, 3);
+    EXPECT_TRUE(j.has_value());
+    std::optional<pl::run_summary> summary;
+    pl::async_run(io.get_executor(), std::vector<latent_id>{{"layers.3", 270}, {"layers.3", 271}, {"layers.3", 300}}, j->hooks, {.max_concurrent = 2},
+                  [&](boost::system::error_code ec, pl::run_summary s) {
+                    EXPECT_FALSE(ec);
+                    summary = s;
+                  });
+    io.restart();
+    io.run();
+    return summary;
+  };
+  auto first = run_job(false);
+  ASSERT_TRUE(first);
+  std::size_t files = 0;
+  for (std::uint32_t i : {270u, 271u, 300u}) {
+    auto p = dir / "scores" / "count" / ("layers.3_latent" + std::to_string(i) + ".txt");
+    if (!std::filesystem::exists(p)) continue;
+    ++files;
+    auto rec = autointerp::records::load_record(*data, {"layers.3", i}, opts.records, nullptr);
+    std::size_t n = 0;
+    for (auto const& ex : rec->train) n += ex.tokens.size();
+    EXPECT_EQ(read(p), std::to_string(n));
+  }
+  EXPECT_GE(files, 1u);
+  EXPECT_EQ(files, first->explained);  // the scheduler counts `scored` with the done latents
+  EXPECT_EQ(first->explained + first->skipped, 3u);
+  auto second = run_job(true);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->already_done, files);
+  cpu.join();
+  std::filesystem::remove_all(dir);
+}
+
 TEST(progress, counts_and_formats_without_a_terminal) {
-  pl::progress p(10, nullptr);
+  pl::progress p(10);
   auto t0 = pl::progress::clock::now();
   pl::latent_outcome o;
   o.status = pl::latent_status::explained;

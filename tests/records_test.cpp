@@ -4,6 +4,7 @@
 #include <autointerp/records/build_record.hpp>
 #include <autointerp/records/example_windows.hpp>
 #include <autointerp/records/float16.hpp>
+#include <autointerp/records/load_record.hpp>
 #include <autointerp/records/non_activating.hpp>
 #include <autointerp/records/python_random.hpp>
 #include <autointerp/records/record_json.hpp>
@@ -11,6 +12,7 @@
 
 #include "test_paths.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -850,43 +852,53 @@ TEST(RecordJson, StrTokensGoAfterTokens) {
 // ---------------------------------------------------------------------------------------------
 // Async
 
-TEST(AsyncBuildRecord, RunsOnThePoolAndResumesOnTheCaller) {
+TEST(AsyncLoadRecord, IsTheSyncRecordBuiltOnThePoolAndResumesOnTheCaller) {
   boost::asio::io_context io;
   boost::asio::thread_pool pool(2);
-  auto m = std::make_shared<cache::token_matrix const>(matrix(4, 16));
-  record_options o;
-  o.example_ctx_len = 8;
-  o.min_examples = 1;
-  o.train_type = train_sampler::top;
-  std::optional<result<latent_record>> got, skipped;
-  auto io_thread = std::this_thread::get_id();
+  auto const root = std::filesystem::path(AUTOINTERP_TEST_FIXTURES) / "delphi" / "cache_a";
+  auto data = cache::dataset::open(root).value();
+  load_options o;
+  o.records.min_examples = 1;
+  cache::latent_id const id{"layers.3", 270};
+  auto expected = load_record(data, id, o, nullptr).value();
+  latent_record got;
+  boost::system::error_code skipped;
+  std::string skipped_text;
+  auto const io_thread = std::this_thread::get_id();
   bool resumed_on_io = false;
-  auto one = activity({{1, 5, 2.0f}});  // built outside the coroutine (GCC 12 mishandles braced temporaries there)
   boost::asio::co_spawn(
       io,
       [&]() -> boost::asio::awaitable<void> {
-        got = co_await async_build_record(pool.get_executor(), m, one, o);
+        got = co_await async_load_record(data, id, o, nullptr, pool.get_executor());
         resumed_on_io = std::this_thread::get_id() == io_thread;
         auto strict = o;
-        strict.min_examples = 5;
-        skipped = co_await async_build_record(pool.get_executor(), m, one, strict);
+        strict.records.min_examples = 100000;
+        autointerp::diagnostics diag;
+        auto [ec, r] = co_await async_load_record(data, id, strict, nullptr, pool.get_executor(), diag,
+                                                  boost::asio::as_tuple(boost::asio::use_awaitable));
+        skipped = ec;
+        skipped_text = diag.message;
       },
       boost::asio::detached);
   io.run();
-  ASSERT_TRUE(got && *got);
-  EXPECT_EQ((*got)->n_examples, 1u);
   EXPECT_TRUE(resumed_on_io);
-  ASSERT_TRUE(skipped);
-  EXPECT_EQ(skipped->error(), errc::too_few_examples);
-  // Callback form, with a null token matrix.
-  std::optional<result<latent_record>> cb;
-  async_build_record(pool.get_executor(), nullptr, activity({}), o, {},
-                     boost::asio::bind_executor(io, [&](result<latent_record> r) { cb = std::move(r); }));
+  EXPECT_EQ(to_json_line(got), to_json_line(expected));
+  EXPECT_GT(got.train.size(), 0u);
+  EXPECT_TRUE(skipped == errc::too_few_examples);
+  EXPECT_NE(skipped_text.find("layers.3"), std::string::npos) << skipped_text;
+  // Callback form, completing on the io_context through the handler's executor.
+  boost::system::error_code cb_ec;
+  bool called = false;
+  async_load_record(data, cache::latent_id{"layers.3", 999999}, o, nullptr, pool.get_executor(),
+                    boost::asio::bind_executor(io, [&](boost::system::error_code ec, latent_record) {
+                      cb_ec = ec;
+                      called = true;
+                    }));
   io.restart();
   io.run();
   pool.join();
-  ASSERT_TRUE(cb);
-  EXPECT_EQ(cb->error(), errc::tokens_missing);
+  EXPECT_TRUE(called);
+  EXPECT_TRUE(cb_ec == errc::latent_out_of_range);
 }
 
 }  // namespace

@@ -5,7 +5,7 @@
 #include <autointerp/report/html_report.hpp>
 #include <autointerp/report/latent_view.hpp>
 #include <autointerp/report/load_view.hpp>
-#include <autointerp/report/run_results.hpp>
+#include <autointerp/pipeline/run_store.hpp>
 #include <autointerp/report/terminal_view.hpp>
 
 #include <boost/json/parse.hpp>
@@ -29,6 +29,8 @@
 
 namespace report = autointerp::report;
 using report::rgb;
+
+namespace pl = autointerp::pipeline;
 
 namespace {
 
@@ -409,7 +411,7 @@ TEST(html_report, written_atomically) {
   std::filesystem::remove_all(dir);
 }
 
-TEST(run_results, reads_run_jsonl_and_explanation_files) {
+TEST(run_store, reads_run_jsonl_and_explanation_files_for_reports) {
   auto dir = std::filesystem::temp_directory_path() / ("run_results_test_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir / "explanations");
   {
@@ -424,22 +426,22 @@ TEST(run_results, reads_run_jsonl_and_explanation_files) {
   }
   std::ofstream(dir / "explanations" / "layers.6_latent5.txt") << "\"from a file\"";
   std::ofstream(dir / "explanations" / "layers.6_latent6.txt") << "not json text\n";
-  auto r = report::run_results::open(dir);
+  auto r = pl::run_store::open(dir, pl::store_mode::read);
   ASSERT_TRUE(r) << r.error().what();
   EXPECT_EQ(r->size(), 3u);
   auto e1 = r->find({"layers.6", 1});
   ASSERT_TRUE(e1);
-  EXPECT_EQ(e1->status, "explained");
+  EXPECT_EQ(e1->status, pl::latent_status::explained);
   EXPECT_EQ(e1->explanation, "retried <ok>");
   EXPECT_EQ(r->find({"layers.6", 2})->explanation, "digits");
-  EXPECT_EQ(r->find({"layers.6", 3})->status, "unparsed");
+  EXPECT_EQ(r->find({"layers.6", 3})->status, pl::latent_status::unparsed);
   EXPECT_EQ(r->find({"layers.6", 5})->explanation, "from a file");
-  EXPECT_EQ(r->find({"layers.6", 5})->status, "explained");
+  EXPECT_EQ(r->find({"layers.6", 5})->status, pl::latent_status::explained);
   EXPECT_EQ(r->find({"layers.6", 6})->explanation, "not json text");
   EXPECT_FALSE(r->find({"layers.6", 4}));
   EXPECT_FALSE(r->find({"layers.7", 2}));
   std::filesystem::remove_all(dir);
-  auto missing = report::run_results::open(dir);
+  auto missing = pl::run_store::open(dir, pl::store_mode::read);
   ASSERT_FALSE(missing);
   EXPECT_TRUE(missing.error() == autointerp::errc::file_not_found);
 }

@@ -8,11 +8,13 @@
 #include <autointerp/tokenizer/find_tokenizer.hpp>
 #include <autointerp/tokenizer/str_tokens.hpp>
 #include <autointerp/tokenizer/tokenizer.hpp>
+#include <autointerp/with_diagnostics.hpp>
 #include <autointerp/tokenizer/detail/utf8.hpp>
 
 #include "test_paths.hpp"
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -466,7 +468,7 @@ TEST_F(find_test, explicit_path_wins_and_must_exist) {
   r = tk::find_tokenizer(search_for(root / "missing.json", module, {}, "", {}));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), errc::file_not_found);
-  EXPECT_NE(r.error().message.find("--tokenizer"), std::string::npos);
+  EXPECT_NE(r.error().message.find("tokenizer_search::explicit_path"), std::string::npos);
 }
 
 TEST_F(find_test, beside_the_cache) {
@@ -526,12 +528,12 @@ TEST_F(find_test, not_found_lists_places_and_how_to_get_it) {
   EXPECT_NE(m.find((cache / "tokenizer.json").string()), std::string::npos) << m;
   EXPECT_NE(m.find("models--EleutherAI--pythia-70m"), std::string::npos) << m;
   EXPECT_NE(m.find("huggingface-cli download EleutherAI/pythia-70m tokenizer.json"), std::string::npos) << m;
-  EXPECT_NE(m.find("--tokenizer PATH"), std::string::npos) << m;
+  EXPECT_NE(m.find("tokenizer_search::explicit_path"), std::string::npos) << m;
 
   fs::remove(module / "config.json");
   r = tk::find_tokenizer(search_for({}, {}, cache, "", {hub}));
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().message.find("--tokenizer PATH"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("tokenizer_search::explicit_path"), std::string::npos) << r.error().message;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -565,9 +567,10 @@ TEST(async_load, completes_on_the_callers_executor) {
   boost::asio::co_spawn(
       io,
       [&]() -> boost::asio::awaitable<void> {
-        auto r = co_await tk::async_load_tokenizer(pool.get_executor(), file);
-        if (r) size = r->size();
-        auto bad = co_await tk::async_load_tokenizer(pool.get_executor(), file.string() + ".none");
+        tk::tokenizer t = co_await tk::async_load_tokenizer(pool.get_executor(), file);
+        size = t.size();
+        auto const none = fs::path(file.string() + ".none");
+        auto bad = co_await tk::async_load_tokenizer(pool.get_executor(), none, autointerp::as_result(boost::asio::deferred));
         if (!bad) missing = static_cast<errc>(bad.error().code.value());
       },
       boost::asio::detached);

@@ -71,7 +71,7 @@ void cli::add_convert_command(CLI::App& app, cli::action& run) {
   cmd->add_option("out", a->out_dir, "the folder to write (must not exist or be empty)")->required();
   cmd->add_option("--level", a->level, "zstd compression level, 1-19")->capture_default_str();
   cmd->add_option("--threads", a->threads, "compression threads (0 = one per core)")->capture_default_str();
-  cmd->add_option("--tokens", a->tokens_file, "token matrix (.npy or .safetensors) for caches without tokens");
+  cmd->add_option("--tokens-file", a->tokens_file, "token matrix (.npy or .safetensors) for caches without tokens");
   cmd->add_option("--memory-budget", a->memory_budget_mib, "MiB of decoded shards kept in memory")
       ->capture_default_str();
   cmd->add_flag("--quiet", a->quiet, "no progress lines on stderr");

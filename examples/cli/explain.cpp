@@ -11,12 +11,14 @@
 #include <autointerp/llm/client.hpp>
 #include <autointerp/llm/client_options.hpp>
 #include <autointerp/llm/endpoint.hpp>
-#include <autointerp/pipeline/explain_job.hpp>
+#include <autointerp/explain/dry_run_explainer.hpp>
+#include <autointerp/explain/llm_explainer.hpp>
+#include <autointerp/explain/statistical_explainer.hpp>
+#include <autointerp/pipeline/explain_stage.hpp>
+#include <autointerp/pipeline/job.hpp>
 #include <autointerp/pipeline/run.hpp>
 #include <autointerp/pipeline/shard.hpp>
 #include <autointerp/records/record_options.hpp>
-#include <autointerp/tokenizer/find_tokenizer.hpp>
-#include <autointerp/tokenizer/tokenizer.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -24,7 +26,11 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -50,41 +56,57 @@ struct explain_args {
   cli::record_args rec;
 };
 
-int usage_error(std::string const& message) {
-  std::cerr << "autointerp explain: " << message << "\n";
-  return 2;
+int usage_error(std::string const& message) { return cli::fail("explain", message, 2); }
+
+// Progress on stderr: one redrawn bar on a terminal, a plain line every 10 s otherwise (logs, CI, a
+// Job's output).
+ai::pipeline::progress_sink stderr_progress(bool tty) {
+  return [tty](ai::pipeline::progress_report const& r) {
+    if (tty) {
+      constexpr std::size_t width = 30;
+      std::size_t const filled = r.total ? std::min(width, r.done * width / r.total) : width;
+      std::string bar(filled, '#');
+      bar.resize(width, '.');
+      std::fprintf(stderr, "\r\x1b[K[%s] %s%s", bar.c_str(), r.status.c_str(), r.final ? "\n" : "");
+    } else {
+      std::fprintf(stderr, "autointerp: %s\n", r.status.c_str());
+    }
+    std::fflush(stderr);
+  };
 }
 
 int run_explain(explain_args& a) {
   namespace pl = ai::pipeline;
+  namespace ex = ai::explain;
   if (auto v = cli::resolve_record_options(a.rec); !v) return usage_error(v.error().what());
   if (a.concurrency == 0) return usage_error("--concurrency must be at least 1");
 
-  ai::explain::explainer_options eo;
-  eo.threshold = a.threshold;
-  eo.show_levels = a.show_levels;
-  eo.chain_of_thought = a.cot;
-  if (a.explainer == "default") eo.kind = ai::explain::explainer_kind::standard;
-  else if (a.explainer == "contrastive") eo.kind = ai::explain::explainer_kind::contrastive;
-  else if (a.explainer == "single-token") eo.kind = ai::explain::explainer_kind::single_token;
+  ex::llm_explainer_options eo;
+  eo.prompt.threshold = a.threshold;
+  eo.prompt.show_levels = a.show_levels;
+  eo.prompt.chain_of_thought = a.cot;
+  if (a.explainer == "default") eo.prompt.kind = ex::explainer_kind::standard;
+  else if (a.explainer == "contrastive") eo.prompt.kind = ex::explainer_kind::contrastive;
+  else if (a.explainer == "single-token") eo.prompt.kind = ex::explainer_kind::single_token;
   else return usage_error("--explainer '" + a.explainer + "': use default, contrastive or single-token");
+  eo.model = a.model;
+  eo.max_tokens = a.max_tokens;
+  eo.temperature = a.temperature;
 
   // Provider: an explicit choice, else OpenRouter when its key is set, else the statistical baseline.
   std::string provider = a.provider;
   bool const stats_by_default = provider.empty() && !(std::getenv("OPENROUTER_API_KEY") && *std::getenv("OPENROUTER_API_KEY"));
   if (provider.empty()) provider = stats_by_default ? "stats" : "openrouter";
-  pl::explainer_backend backend;
-  if (provider == "stats") backend = pl::explainer_backend::statistical;
-  else if (provider == "dry-run") backend = pl::explainer_backend::dry_run;
-  else if (provider == "openrouter" || provider == "openai" || provider == "local") backend = pl::explainer_backend::llm;
-  else return usage_error("--provider '" + provider + "': use openrouter, openai, local, stats or dry-run");
+  bool const llm = provider == "openrouter" || provider == "openai" || provider == "local";
+  if (!llm && provider != "stats" && provider != "dry-run")
+    return usage_error("--provider '" + provider + "': use openrouter, openai, local, stats or dry-run");
+  if (eo.model.empty()) eo.model = provider == "openai" ? "gpt-4o-mini" : provider == "local" ? "default" : "openai/gpt-4o-mini";
 
   auto shard = pl::parse_shard(a.shard);
-  if (!shard) return usage_error(shard.error().what());
+  if (!shard) return usage_error("--" + shard.error().what());
 
   auto opened = cli::open_module(a.cache, a.tokens_file, a.module, a.memory_budget_mib);
   if (!opened) return usage_error(opened.error().what());
-  auto* data = &opened->data;
   auto const* module = opened->module;
   auto indices = cli::select_latents(a.latents, module->width);
   if (!indices) return usage_error(indices.error().what());
@@ -95,28 +117,17 @@ int run_explain(explain_args& a) {
 
   auto neighbours = cli::neighbours_for(a.rec, a.module);
   if (!neighbours) return usage_error(neighbours.error().what());
-
-  // The tokenizer: --tokenizer, else beside or inside the cache, else the Hugging Face cache. Without
-  // one the job still runs, with token ids in the prompts.
-  std::shared_ptr<ai::tokenizer::tokenizer const> tok;
-  auto tok_path = ai::tokenizer::find_tokenizer_for_module(a.cache, *module, a.tokenizer);
-  if (!tok_path) {
-    if (!a.tokenizer.empty()) return usage_error(tok_path.error().what());
-    std::cerr << "autointerp: " << tok_path.error().what() << "; prompts will show token ids\n";
-  } else {
-    auto t = ai::tokenizer::load_tokenizer(*tok_path);
-    if (!t) return usage_error(t.error().what());
-    tok = std::make_shared<ai::tokenizer::tokenizer const>(std::move(*t));
-  }
+  // Without a tokenizer the job still runs, with token ids in the prompts.
+  auto tok = cli::load_module_tokenizer("explain", opened->data, *module, a.tokenizer, false);
+  if (!tok) return usage_error(tok.error().what());
 
   asio::io_context io;
   asio::thread_pool cpu(std::max(1u, std::thread::hardware_concurrency()));
+  pl::job_sources const sources{.data = opened->data, .tokens = *tok, .cpu = cpu.get_executor()};
+
   std::unique_ptr<ai::llm::client> client;
-  pl::explain_context ctx{*data, tok, cpu.get_executor(), a.rec.options, eo, backend, nullptr, a.model, a.max_tokens,
-                          a.temperature, std::move(*neighbours)};
-  if (backend != pl::explainer_backend::statistical && ctx.model.empty())
-    ctx.model = provider == "openai" ? "gpt-4o-mini" : provider == "local" ? "default" : "openai/gpt-4o-mini";
-  if (backend == pl::explainer_backend::llm) {
+  std::unique_ptr<ex::explainer> explainer;
+  if (llm) {
     auto ep = ai::llm::preset(provider, a.base_url);
     if (!ep) return usage_error(ep.error().what());
     ai::llm::client_options co;
@@ -125,14 +136,29 @@ int run_explain(explain_args& a) {
     co.limits.max_in_flight = a.concurrency;  // the scheduler prepares as many latents again ahead
     client = std::make_unique<ai::llm::client>(io.get_executor(), std::move(co));
     if (auto const* e = client->config_error()) return usage_error(e->what());
-    ctx.client = client.get();
+    explainer = std::make_unique<ex::llm_explainer>(*client, eo);
+  } else if (provider == "dry-run") {
+    explainer = std::make_unique<ex::dry_run_explainer>(io.get_executor(), eo);
+  } else {
+    explainer = std::make_unique<ex::statistical_explainer>(io.get_executor(), eo.prompt.threshold);
   }
+  pl::stage_list const stages{std::make_shared<pl::explain_stage>(*explainer)};
 
   if (stats_by_default)  // said once the inputs are known to be good, so usage errors stay one line
     std::cerr << "autointerp: no LLM configured (OPENROUTER_API_KEY is unset), so the statistical baseline "
                  "explains; set the key or pass --provider openai|local for LLM explanations\n";
-  auto job = pl::make_explain_job(ctx, {.out = a.out, .resume = a.resume}, latents.size());
+  bool const tty = ::isatty(::fileno(stderr));
+  pl::job_options const options{.out = a.out,
+                                .resume = a.resume,
+                                .records = {.records = a.rec.options, .neighbours = std::move(*neighbours)},
+                                .progress = stderr_progress(tty),
+                                .progress_interval = tty ? std::chrono::milliseconds(100) : std::chrono::seconds(10)};
+  auto job = pl::make_job(sources, options, stages, latents.size());
   if (!job) return usage_error(job.error().what());
+  if (a.resume) {  // a killed run may have left explanation files without their run.jsonl line
+    auto repaired = job->store->repair_run_log();
+    if (!repaired) return usage_error(repaired.error().what());
+  }
 
   // First Ctrl-C (or SIGTERM): drain; second: cancel what is in flight.
   asio::cancellation_signal stop;
@@ -151,27 +177,28 @@ int run_explain(explain_args& a) {
   };
   signals.async_wait(on_signal);
 
-  std::optional<ai::result<pl::run_summary>> outcome;
+  std::optional<pl::run_summary> summary;
+  ai::diagnostics diag;
+  boost::system::error_code run_ec;
   auto const started = std::chrono::steady_clock::now();
-  pl::async_run(io.get_executor(), std::move(latents), job->stages, pl::explain_run_options(backend, a.concurrency),
-                asio::bind_cancellation_slot(stop.slot(), [&](ai::result<pl::run_summary> r) {
-                  outcome = std::move(r);
+  pl::async_run(io.get_executor(), std::move(latents), job->hooks, pl::job_run_options(stages, a.concurrency), diag,
+                asio::bind_cancellation_slot(stop.slot(), [&](boost::system::error_code ec, pl::run_summary s) {
+                  run_ec = ec;
+                  summary = std::move(s);
                   signals.cancel();
                   if (client) client->close_idle_connections();
                 }));
   io.run();
   job->progress->finish();
-  if (!outcome || !*outcome) return usage_error(outcome ? (*outcome).error().what() : "the run did not complete");
-  auto const& s = **outcome;
+  if (run_ec || !summary) return cli::fail("explain", run_ec ? diag.to_error(run_ec).what() : "the run did not complete", 1);
+  auto const& s = *summary;
   double const secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::cerr << "autointerp: " << s.explained << " explained, " << s.unparsed << " unparsed, " << s.failed
             << " failed, " << s.skipped << " skipped";
   if (s.already_done) std::cerr << ", " << s.already_done << " already done";
   std::cerr << " in " << static_cast<long long>(secs * 1000) << " ms -> " << a.out << "\n";
-  if (s.stop == pl::stop_reason::fatal && s.fatal) {
-    std::cerr << "autointerp: stopped: " << s.fatal->what() << "\n";
-    return 2;
-  }
+  // A fatal error after a good start (key rejected, no credit, disk full) is a runtime failure: 1.
+  if (s.stop == pl::stop_reason::fatal && s.fatal) return cli::fail("explain", "stopped: " + s.fatal->what(), 1);
   if (s.failed > 0 || *job->write_error || s.stop != pl::stop_reason::completed) return 1;
   return 0;
 }

@@ -177,7 +177,7 @@ void cli::add_inspect_command(CLI::App& app, cli::action& run) {
   cmd->add_option("cache", a->cache_dir, "the cache folder (delphi layout or converted)")->required();
   cmd->add_flag("--json", a->json, "print one JSON object instead of text");
   cmd->add_option("--module", a->module, "only this module");
-  cmd->add_option("--tokens", a->tokens_file, "token matrix (.npy or .safetensors) for caches without tokens");
+  cmd->add_option("--tokens-file", a->tokens_file, "token matrix (.npy or .safetensors) for caches without tokens");
   cmd->add_option("--memory-budget", a->memory_budget_mib, "MiB of decoded shards kept in memory")
       ->capture_default_str();
   cmd->callback([a, &run] { run = [a] { return run_inspect(*a); }; });

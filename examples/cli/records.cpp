@@ -8,22 +8,19 @@
 
 #include <autointerp/cache/dataset.hpp>
 #include <autointerp/cache/latent_spec.hpp>
-#include <autointerp/records/build_record.hpp>
-#include <autointerp/records/load_neighbour_activity.hpp>
-#include <autointerp/records/non_activating.hpp>
+#include <autointerp/pipeline/run.hpp>
+#include <autointerp/records/load_record.hpp>
 #include <autointerp/records/record_json.hpp>
 #include <autointerp/records/record_options.hpp>
-#include <autointerp/tokenizer/find_tokenizer.hpp>
-#include <autointerp/tokenizer/str_tokens.hpp>
 
-#include <boost/asio/post.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
-#include <atomic>
-#include <functional>
 #include <iostream>
-#include <latch>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,111 +41,98 @@ struct records_args {
   std::size_t memory_budget_mib = 1024;
 };
 
-int usage_error(std::string const& message) {
-  std::cerr << "autointerp records: " << message << "\n";
-  return 2;
-}
-
-// One latent's outcome: a JSON line, a skip (too few windows) or an error.
-struct outcome {
-  std::string line;
-  bool skipped = false;
-  std::string error;
-};
+int usage_error(std::string const& message) { return cli::fail("records", message, 2); }
 
 int run_records(records_args& a) {
+  namespace pl = ai::pipeline;
   if (auto v = cli::resolve_record_options(a.rec); !v) return usage_error(v.error().what());
   auto const& options = a.rec.options;
 
   auto opened = cli::open_module(a.cache, a.tokens_file, a.module, a.memory_budget_mib);
   if (!opened) return usage_error(opened.error().what());
-  auto* data = &opened->data;
+  auto const& data = opened->data;
   auto const* module = opened->module;
-  auto tokens = data->tokens(a.module);
+  auto tokens = data.tokens(a.module);
   if (!tokens) return usage_error(tokens.error().what());
   if (auto c = rec::check_example_ctx_len(options.example_ctx_len, (*tokens)->ctx); !c)
     return usage_error(c.error().what());
 
   auto selected = cli::select_latents(a.latents, module->width);
   if (!selected) return usage_error(selected.error().what());
-  std::vector<std::uint32_t> latents = std::move(*selected);
+  std::vector<ai::cache::latent_id> latents;
+  latents.reserve(selected->size());
+  for (auto i : *selected) latents.push_back({a.module, i});
 
   auto neighbours = cli::neighbours_for(a.rec, a.module);
   if (!neighbours) return usage_error(neighbours.error().what());
 
-  // Steps applied to each built record before it is printed (the tokenizer's --str-tokens fills
-  // `str_tokens` here).
-  std::vector<std::function<void(rec::latent_record&)>> finish;
   std::shared_ptr<ai::tokenizer::tokenizer const> tok;
   if (a.str_tokens) {
-    auto path = ai::tokenizer::find_tokenizer_for_module(a.cache, *module, a.tokenizer);
-    if (!path) return usage_error(path.error().what());
-    auto loaded = ai::tokenizer::load_tokenizer(*path);
+    auto loaded = cli::load_module_tokenizer("records", data, *module, a.tokenizer, true);
     if (!loaded) return usage_error(loaded.error().what());
-    tok = std::make_shared<ai::tokenizer::tokenizer const>(std::move(*loaded));
-    // Checked once here, so filling a record cannot fail later.
+    tok = std::move(*loaded);
+    // Checked once here, so that a mismatched tokenizer is one usage error, not one per latent.
     auto const& ids = (*tokens)->ids;
     if (auto top = std::max_element(ids.begin(), ids.end()); top != ids.end() && *top >= tok->size())
-      return usage_error("the cache holds token id " + std::to_string(*top) + " but " + path->string() + " has " +
+      return usage_error("the cache holds token id " + std::to_string(*top) + " but the tokenizer has " +
                          std::to_string(tok->size()) + " ids: pass the model's own tokenizer with --tokenizer PATH");
-    finish.push_back([tok](rec::latent_record& r) { (void)ai::tokenizer::add_str_tokens(*tok, r); });
   }
+  rec::load_options const load{.records = options, .neighbours = std::move(*neighbours)};
 
-  auto build_one = [&](std::uint32_t latent) -> outcome {
-    auto acts = data->load_latent(a.module, latent);
-    if (!acts) return {{}, false, acts.error().what()};
-    std::vector<rec::neighbour_activity> nbs;
-    if (*neighbours) {
-      auto loaded = rec::load_neighbour_activity(*data, a.module, **neighbours, latent);
-      if (!loaded) return {{}, false, loaded.error().what()};
-      nbs = std::move(*loaded);
-    }
-    auto r = rec::build_record(**tokens, *acts, options, nbs);
-    if (!r) {
-      if (r.error() == ai::errc::too_few_examples) return {{}, true, {}};
-      return {{}, false, r.error().what()};
-    }
-    for (auto const& f : finish) f(*r);
-    return {rec::to_json_line(*r), false, {}};
-  };
-
+  // Records are built on the pool under the scheduler, at most 2 x threads at once, and printed in
+  // latent order: finished records wait in `pending` until every earlier latent is out.
   unsigned threads = a.threads ? a.threads : std::max(1u, std::thread::hardware_concurrency());
+  boost::asio::io_context io;
   boost::asio::thread_pool pool(threads);
-  std::size_t const batch = 256;
-  std::size_t skipped = 0, failed = 0;
+  std::map<std::size_t, std::string> pending;  // position in `latents` -> JSON line ("" = nothing to print)
+  std::map<std::uint32_t, std::size_t> position;
+  for (std::size_t i = 0; i < latents.size(); ++i) position.emplace(latents[i].index, i);
+  std::size_t next_out = 0, skipped = 0, failed = 0;
   std::string first_error;
-  std::vector<outcome> results;
-  for (std::size_t begin = 0; begin < latents.size(); begin += batch) {
-    std::size_t const end = std::min(latents.size(), begin + batch);
-    results.assign(end - begin, outcome{});
-    std::latch done(static_cast<std::ptrdiff_t>(end - begin));
-    for (std::size_t i = begin; i < end; ++i)
-      boost::asio::post(pool, [&, i] {
-        try {
-          results[i - begin] = build_one(latents[i]);
-        } catch (std::exception const& e) {
-          results[i - begin] = {{}, false, e.what()};
-        }
-        done.count_down();
-      });
-    done.wait();
-    for (auto& r : results) {
-      if (r.skipped) ++skipped;
-      else if (!r.error.empty()) {
-        ++failed;
-        if (first_error.empty()) first_error = r.error;
-      } else std::cout << r.line;
+
+  pl::run_hooks hooks;
+  hooks.process = [&](ai::cache::latent_id id) -> boost::asio::awaitable<pl::latent_outcome> {
+    pl::latent_outcome out;
+    out.latent = id;
+    ai::diagnostics diag;
+    auto load_one = rec::async_load_record(data, id, load, tok.get(), pool.get_executor(), diag,
+                                           boost::asio::as_tuple(boost::asio::use_awaitable));
+    auto [ec, record] = co_await std::move(load_one);
+    std::string line;
+    if (!ec) {
+      out.status = pl::latent_status::explained;
+      line = rec::to_json_line(record);
+    } else {
+      out.status = ec == ai::errc::too_few_examples ? pl::latent_status::skipped : pl::latent_status::failed;
+      if (out.status == pl::latent_status::failed) out.error = diag.to_error(ec);
     }
-  }
+    pending[position.at(id.index)] = std::move(line);
+    for (auto it = pending.find(next_out); it != pending.end(); it = pending.find(next_out)) {
+      std::cout << it->second;
+      pending.erase(it);
+      ++next_out;
+    }
+    co_return out;
+  };
+  hooks.on_finished = [&](pl::latent_outcome const& o) {
+    if (o.status == pl::latent_status::skipped) ++skipped;
+    if (o.status == pl::latent_status::failed) {
+      ++failed;
+      if (first_error.empty() && o.error) first_error = o.error->what();
+    }
+  };
+  ai::diagnostics diag;
+  boost::system::error_code run_ec;
+  pl::async_run(io.get_executor(), std::move(latents), hooks, {.max_concurrent = 2 * std::size_t{threads}}, diag,
+                [&](boost::system::error_code ec, pl::run_summary) { run_ec = ec; });
+  io.run();
   std::cout.flush();
   pool.join();
+  if (run_ec) return cli::fail("records", diag.to_error(run_ec).what(), 1);
   if (skipped)
-    std::cerr << "autointerp records: skipped " << skipped << " of " << latents.size()
+    std::cerr << "autointerp records: skipped " << skipped << " of " << selected->size()
               << " latents with fewer than " << options.min_examples << " activating windows (--min-examples)\n";
-  if (failed) {
-    std::cerr << "autointerp records: " << failed << " latents failed; first: " << first_error << "\n";
-    return 1;
-  }
+  if (failed) return cli::fail("records", std::to_string(failed) + " latents failed; first: " + first_error, 1);
   return 0;
 }
 

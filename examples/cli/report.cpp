@@ -4,7 +4,7 @@
 #include "view_common.hpp"
 
 #include <autointerp/cache/latent_spec.hpp>
-#include <autointerp/pipeline/output_dir.hpp>
+#include <autointerp/pipeline/atomic_file.hpp>
 #include <autointerp/report/html_report.hpp>
 
 #include <algorithm>

@@ -7,8 +7,7 @@
 #include <autointerp/cache/dataset.hpp>
 #include <autointerp/records/record_options.hpp>
 #include <autointerp/report/load_view.hpp>
-#include <autointerp/report/run_results.hpp>
-#include <autointerp/tokenizer/find_tokenizer.hpp>
+#include <autointerp/pipeline/run_store.hpp>
 #include <autointerp/tokenizer/tokenizer.hpp>
 
 #include <CLI/CLI.hpp>
@@ -49,14 +48,11 @@ struct source {
   autointerp::cache::dataset data;
   autointerp::cache::module_info const* module = nullptr;
   std::shared_ptr<autointerp::tokenizer::tokenizer const> tok;
-  std::optional<autointerp::report::run_results> results;
+  std::optional<autointerp::pipeline::run_store> results;  ///< --explanations, read only
   autointerp::report::view_options view;
 };
 
-inline int usage_error(std::string_view command, std::string const& message) {
-  std::cerr << "autointerp " << command << ": " << message << "\n";
-  return 2;
-}
+inline int usage_error(std::string_view command, std::string const& message) { return fail(command, message, 2); }
 
 /// Opens everything `a` names. On failure prints one line and returns the exit code (2).
 inline std::variant<source, int> open_source(std::string_view command, source_args& a) {
@@ -70,23 +66,11 @@ inline std::variant<source, int> open_source(std::string_view command, source_ar
   auto const* module = opened->module;
   source s{*data, module, nullptr, std::nullopt, a.view};
 
-  // tokenizer.json: --tokenizer, else beside or inside the cache, else the Hugging Face hub cache.
-  ai::tokenizer::tokenizer_search search;
-  search.explicit_path = a.tokenizer;
-  search.module_dir = module->path;
-  search.cache_root = data->root();
-  search.model_name = module->model_name;
-  auto tok_path = ai::tokenizer::find_tokenizer(search);
-  if (!tok_path) {
-    if (!a.tokenizer.empty()) return usage_error(command, tok_path.error().what());
-    std::cerr << "autointerp " << command << ": tokens show as ids: " << tok_path.error().what() << "\n";
-  } else {
-    auto t = ai::tokenizer::load_tokenizer(*tok_path);
-    if (!t) return usage_error(command, t.error().what());
-    s.tok = std::make_shared<ai::tokenizer::tokenizer const>(std::move(*t));
-  }
+  auto tok = load_module_tokenizer(command, *data, *module, a.tokenizer, false);
+  if (!tok) return usage_error(command, tok.error().what());
+  s.tok = std::move(*tok);
   if (!a.explanations.empty()) {
-    auto r = ai::report::run_results::open(a.explanations);
+    auto r = ai::pipeline::run_store::open(a.explanations, ai::pipeline::store_mode::read);
     if (!r) return usage_error(command, r.error().what());
     s.results = std::move(*r);
   }
@@ -99,7 +83,7 @@ inline autointerp::result<autointerp::report::latent_view> load_view(source cons
   if (v && s.results) {
     if (auto e = s.results->find(v->latent)) {
       v->explanation = std::move(e->explanation);
-      v->status = std::move(e->status);
+      v->status = std::string(autointerp::pipeline::to_string(e->status));
     }
   }
   return v;

@@ -4,7 +4,8 @@
 // Every fallible operation of the SDK reports `autointerp::error`: `code` says what kind of failure
 // it is (compare with `autointerp::errc` values), `message` is one line in our words naming the file,
 // latent, setting or endpoint and what to do, and `remote` holds text a server sent, kept apart from
-// ours. Synchronous functions return `result<T>`; asynchronous ones complete with `result<T>`.
+// ours. Synchronous functions return `result<T>`; asynchronous ones complete with
+// `void(error_code, T)` and leave the text in a `diagnostics` (see `with_diagnostics.hpp`).
 
 #include <autointerp/config.hpp>
 
@@ -13,7 +14,11 @@
 #include <boost/system/system_error.hpp>
 #include <boost/assert/source_location.hpp>
 
+#include <exception>
+#include <new>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -70,6 +75,8 @@ enum class errc {
   // Explanation
   unparsed_answer,      ///< the LLM answered, but no explanation could be found in the text
   too_few_examples,     ///< the latent has fewer activating windows than min_examples
+  // Anything else
+  internal,             ///< an unexpected exception inside the SDK (a bug, or memory exhausted): report it
 };
 
 /// The error category of `errc`.
@@ -124,6 +131,7 @@ inline boost::system::error_category const& category() noexcept {
         case errc::cancelled: return "cancelled";
         case errc::unparsed_answer: return "answer not parsed";
         case errc::too_few_examples: return "too few examples";
+        case errc::internal: return "internal error";
       }
       return "unknown autointerp error";
     }
@@ -171,7 +179,132 @@ class exception : public boost::system::system_error {
 template <class T>
 using result = boost::system::result<T, error>;
 
+/// The text that goes with a failed asynchronous operation, apart from its `error_code`: our one line
+/// (`message`: what failed, where, what to do) and what a server or library said (`remote`). Async
+/// operations complete with `void(error_code, T)` as Asio's own do; pass a `diagnostics&` before the
+/// completion token to keep the text, or use `with_diagnostics(token)` to get it in the exception.
+/// Cleared by an operation that succeeds.
+struct diagnostics {
+  std::string message;  ///< our words; empty when the operation succeeded
+  std::string remote;   ///< a server's or library's words, verbatim; empty when none
+
+  void clear() noexcept {
+    message.clear();
+    remote.clear();
+  }
+  void assign(error const& e) {
+    message = e.message;
+    remote = e.remote;
+  }
+  /// `message`, then the server's text in parentheses when there is some (as `error::what`).
+  std::string what() const { return remote.empty() ? message : message + " (server said: " + remote + ")"; }
+  /// The `error` made of a code and these diagnostics (the category's text when `message` is empty).
+  error to_error(boost::system::error_code const& ec) const {
+    return error{ec, message.empty() ? ec.message() : message, remote};
+  }
+};
+
+/// `errc::internal` for an exception that escaped where none was expected, naming `where` (for
+/// example "the LLM client"); `std::bad_alloc` says memory ran out. Use inside a catch block:
+/// `catch (...) { return internal_error("records::load_record"); }`.
+inline error internal_error(std::string_view where) {
+  try {
+    throw;
+  } catch (std::bad_alloc const&) {
+    return make_error(errc::internal, "out of memory in " + std::string(where) +
+                                          "; lower run_options::max_concurrent or open_options::memory_budget, or use a larger machine");
+  } catch (std::exception const& e) {
+    return make_error(errc::internal, "unexpected failure in " + std::string(where) + ": " + e.what() +
+                                          "; this is a bug in autointerp, please report it");
+  } catch (...) {
+    return make_error(errc::internal, "unexpected failure in " + std::string(where) +
+                                          "; this is a bug in autointerp, please report it");
+  }
+}
+
+/// Errors after which no new work should start, because every later call would fail the same way:
+/// a rejected or missing API key (401), no credit left (402), and an output that cannot be written
+/// (disk full, folder gone: going on would pay for answers that are then lost). 403 is not fatal:
+/// providers send it for a single flagged prompt.
+inline bool is_fatal(boost::system::error_code const& ec) noexcept {
+  return ec == make_error_code(errc::unauthorized) || ec == make_error_code(errc::payment_required) ||
+         ec == make_error_code(errc::missing_api_key) || ec == make_error_code(errc::write_failed);
+}
+inline bool is_fatal(error const& e) noexcept { return is_fatal(e.code); }
+
+/// Areas of the SDK, as error conditions: `if (ec == autointerp::condition::llm)` tests whether a
+/// failure came from the LLM side, whatever its exact `errc`.
+enum class condition {
+  cache = 1,  ///< reading a latent cache: files, shards, headers, tokens, config.json
+  records,    ///< building records: options, too few examples
+  tokenizer,  ///< finding, loading or using tokenizer.json
+  llm,        ///< talking to the LLM: URL, key, network, HTTP status, response
+  output,     ///< writing results
+  cancelled,  ///< the operation was cancelled (ours, or Asio's operation_aborted)
+};
+
+/// The area an `errc` belongs to (`internal` belongs to none).
+constexpr std::optional<condition> area_of(errc e) noexcept {
+  switch (e) {
+    case errc::file_not_found: case errc::unreadable_file: case errc::config_missing: case errc::bad_config:
+    case errc::unknown_module: case errc::no_shards: case errc::latent_out_of_range: case errc::bad_latent_spec:
+    case errc::bad_header: case errc::bad_offsets: case errc::bad_dtype: case errc::bad_shape:
+    case errc::corrupt_zstd: case errc::checksum_mismatch: case errc::unsupported_version:
+    case errc::tokens_missing: case errc::memory_budget:
+      return condition::cache;
+    case errc::bad_option: case errc::too_few_examples: return condition::records;
+    case errc::tokenizer_not_found: case errc::bad_tokenizer: case errc::unsupported_tokenizer:
+    case errc::token_out_of_range:
+      return condition::tokenizer;
+    case errc::bad_url: case errc::missing_api_key: case errc::resolve_failed: case errc::connect_failed:
+    case errc::tls_failed: case errc::proxy_failed: case errc::timeout: case errc::connection_closed:
+    case errc::bad_request: case errc::unauthorized: case errc::payment_required: case errc::forbidden:
+    case errc::not_found: case errc::rate_limited: case errc::server_error: case errc::provider_error:
+    case errc::bad_response: case errc::response_too_large: case errc::retry_budget_exhausted:
+    case errc::unparsed_answer:
+      return condition::llm;
+    case errc::write_failed: return condition::output;
+    case errc::cancelled: return condition::cancelled;
+    case errc::internal: return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+/// The category of `condition`.
+inline boost::system::error_category const& condition_category() noexcept {
+  struct condition_category_impl final : boost::system::error_category {
+    constexpr condition_category_impl() noexcept : boost::system::error_category(0x6175746f636f6e64ULL) {}
+    char const* name() const noexcept override { return "autointerp.condition"; }
+    std::string message(int ev) const override {
+      switch (static_cast<condition>(ev)) {
+        case condition::cache: return "latent cache error";
+        case condition::records: return "record building error";
+        case condition::tokenizer: return "tokenizer error";
+        case condition::llm: return "LLM error";
+        case condition::output: return "output error";
+        case condition::cancelled: return "cancelled";
+      }
+      return "unknown autointerp condition";
+    }
+    bool equivalent(boost::system::error_code const& code, int cond) const noexcept override {
+      if (code.category() == category()) {
+        auto a = area_of(static_cast<errc>(code.value()));
+        return a && static_cast<int>(*a) == cond;
+      }
+      return static_cast<condition>(cond) == condition::cancelled && code == boost::system::errc::operation_canceled;
+    }
+  };
+  static constexpr condition_category_impl instance;
+  return instance;
+}
+
+inline boost::system::error_condition make_error_condition(condition c) noexcept {
+  return {static_cast<int>(c), condition_category()};
+}
+
 }  // namespace autointerp
 
 template <>
 struct boost::system::is_error_code_enum<autointerp::errc> : std::true_type {};
+template <>
+struct boost::system::is_error_condition_enum<autointerp::condition> : std::true_type {};

@@ -15,9 +15,8 @@ int main() {
   boost::asio::co_spawn(
       io,
       [&]() -> boost::asio::awaitable<void> {
-        auto r = co_await autointerp::async_run_on(pool.get_executor(),
+        answer = co_await autointerp::async_run_on(pool.get_executor(),
                                                    []() -> autointerp::result<int> { return 42; });
-        answer = r.value();
       },
       boost::asio::detached);
   io.run();

@@ -60,23 +60,33 @@ class dataset {
   /// ranges, context lengths that disagree), header errors of the first shard or native file.
   static AUTOINTERP_DECL result<dataset> open(std::filesystem::path root, open_options opts = {});
 
-  /// `open` on the executor `cpu`, completing with `result<dataset>` on the caller's executor.
-  /// Cancellation: terminal cancellation before the work starts completes with `errc::cancelled`.
-  /// With g++ 12, pass a named `open_options` variable inside coroutines: that compiler destroys
-  /// brace-initialised class temporaries in a `co_await` expression incorrectly.
+  /// `open` on the executor `cpu`.
+  /// - Handler signature: `void(error_code, dataset)`; pass `diagnostics& diag` before the token to
+  ///   keep the error's text, or use `with_diagnostics(token)`.
+  /// - Completion executor: the handler's associated executor; without one, `cpu`.
+  /// - Lifetimes: `root` and `opts` are copied.
+  /// - Cancellation: `terminal` before the work starts completes with `errc::cancelled`.
+  /// - Errors: those of `open`. Thread-safety: safe to call from any thread.
   template <class Executor, class CompletionToken = boost::asio::deferred_t>
-  static auto async_open(Executor cpu, std::filesystem::path root, open_options opts, CompletionToken&& token = {}) {
-    return async_run_on(
-        std::move(cpu),
-        [root = std::move(root), opts = std::move(opts)]() -> result<dataset> { return open(root, opts); },
-        std::forward<CompletionToken>(token));
+    requires(!std::is_same_v<std::decay_t<CompletionToken>, diagnostics>)
+  static auto async_open(Executor const& cpu, std::filesystem::path const& root, open_options const& opts,
+                         CompletionToken&& token = {}) {
+    return async_run_on(cpu, [root, opts]() -> result<dataset> { return open(root, opts); },
+                        std::forward<CompletionToken>(token));
+  }
+  template <class Executor, class CompletionToken = boost::asio::deferred_t>
+  static auto async_open(Executor const& cpu, std::filesystem::path const& root, open_options const& opts,
+                         diagnostics& diag, CompletionToken&& token = {}) {
+    return async_run_on(cpu, [root, opts]() -> result<dataset> { return open(root, opts); }, diag,
+                        std::forward<CompletionToken>(token));
   }
   /// `async_open` with default options. (An overload rather than a default argument: g++ 12
   /// mishandles class-type default arguments inside `co_await` expressions.)
   template <class Executor, class CompletionToken = boost::asio::deferred_t>
-    requires(!std::is_same_v<std::decay_t<CompletionToken>, open_options>)
-  static auto async_open(Executor cpu, std::filesystem::path root, CompletionToken&& token = {}) {
-    return async_open(std::move(cpu), std::move(root), open_options{}, std::forward<CompletionToken>(token));
+    requires(!std::is_same_v<std::decay_t<CompletionToken>, open_options> &&
+             !std::is_same_v<std::decay_t<CompletionToken>, diagnostics>)
+  static auto async_open(Executor const& cpu, std::filesystem::path const& root, CompletionToken&& token = {}) {
+    return async_run_on(cpu, [root]() -> result<dataset> { return open(root); }, std::forward<CompletionToken>(token));
   }
 
   AUTOINTERP_DECL std::filesystem::path const& root() const noexcept;
@@ -99,16 +109,23 @@ class dataset {
   /// thread while decoding: use `async_load_latent` from an I/O thread.
   AUTOINTERP_DECL result<latent_activations> load_latent(std::string_view module, std::uint32_t latent) const;
 
-  /// `load_latent` on the executor `cpu`, completing with `result<latent_activations>` on the
-  /// caller's executor. Cancellation as for `async_open`.
+  /// `load_latent` on the executor `cpu`. Handler signature `void(error_code, latent_activations)`;
+  /// completion executor, cancellation and diagnostics as for `async_open`. The dataset is shared
+  /// (a copy of this handle is kept until the work ends). Thread-safe.
   template <class Executor, class CompletionToken = boost::asio::deferred_t>
-  auto async_load_latent(Executor cpu, std::string module, std::uint32_t latent, CompletionToken&& token = {}) const {
+    requires(!std::is_same_v<std::decay_t<CompletionToken>, diagnostics>)
+  auto async_load_latent(Executor const& cpu, std::string_view module, std::uint32_t latent,
+                         CompletionToken&& token = {}) const {
     return async_run_on(
-        std::move(cpu),
-        [self = *this, module = std::move(module), latent]() -> result<latent_activations> {
-          return self.load_latent(module, latent);
-        },
+        cpu, [self = *this, module = std::string(module), latent]() { return self.load_latent(module, latent); },
         std::forward<CompletionToken>(token));
+  }
+  template <class Executor, class CompletionToken = boost::asio::deferred_t>
+  auto async_load_latent(Executor const& cpu, std::string_view module, std::uint32_t latent, diagnostics& diag,
+                         CompletionToken&& token = {}) const {
+    return async_run_on(
+        cpu, [self = *this, module = std::string(module), latent]() { return self.load_latent(module, latent); },
+        diag, std::forward<CompletionToken>(token));
   }
 
   /// Count and maximum of every latent of `module` (index = latent). Native caches answer from

@@ -14,8 +14,8 @@ namespace autointerp::explain {
 /// model is asked to end with a line `[EXPLANATION]: ...`, which `parse_answer` reads.
 ///
 /// Pure and thread-safe. Errors: `errc::too_few_examples` when the record has no train example,
-/// or (contrastive) no non-activating example; `errc::bad_option` for the statistical kind, which
-/// builds no prompt (use `statistical_explanation`).
+/// or (contrastive) no non-activating example. (The statistical baseline builds no prompt: it is its
+/// own explainer, `statistical_explainer`.)
 AUTOINTERP_DECL result<prompt> build_prompt(records::latent_record const& record, explainer_options const& options);
 
 /// The system prompt alone (for documentation and tests).

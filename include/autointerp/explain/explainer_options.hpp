@@ -1,16 +1,16 @@
 #pragma once
-// Which explainer to use and how it shows examples to the LLM.
+// How an LLM explainer shows examples: which prompt, highlighting and levels.
 
 #include <cstddef>
 
 namespace autointerp::explain {
 
-/// The kinds of explainer.
+/// How an LLM explainer shows a latent (delphi's explainer classes). The statistical baseline is not
+/// a kind of prompt but an explainer of its own (`statistical_explainer`).
 enum class explainer_kind {
   standard,      ///< activating examples, active tokens between << and >> (delphi's default explainer)
   contrastive,   ///< activating examples plus non-activating ones, asking what separates them
   single_token,  ///< only the strongest token of each example, with a little context before it
-  statistical,   ///< no LLM: token statistics of the top activations (a baseline)
 };
 
 /// How examples are shown. Plain aggregate; defaults follow delphi where it has a setting.

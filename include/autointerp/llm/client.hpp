@@ -1,5 +1,5 @@
 #pragma once
-// The LLM client: `co_await client.chat(request)` against an OpenAI-compatible server, over a
+// The LLM client: `co_await client.async_chat(request)` against an OpenAI-compatible server, over a
 // keep-alive HTTP/1.1 connection pool (Beast, TLS verified), with retries and rate budgets.
 
 #include <autointerp/config.hpp>
@@ -17,11 +17,13 @@
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
+#include <boost/system/error_code.hpp>
 
 #include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <type_traits>
 #include <utility>
 
 namespace autointerp::llm {
@@ -42,7 +44,43 @@ struct client_stats {
 namespace detail {
 struct client_impl;
 AUTOINTERP_DECL std::shared_ptr<client_impl> make_client_impl(boost::asio::any_io_executor ex, client_options opts);
-AUTOINTERP_DECL boost::asio::awaitable<result<chat_response>> run_chat(std::shared_ptr<client_impl> impl, chat_request req);
+/// A call's result and the attempts it made (also when it failed).
+struct chat_outcome {
+  result<chat_response> response;
+  std::uint32_t attempts = 0;
+};
+AUTOINTERP_DECL boost::asio::awaitable<chat_outcome> run_chat(std::shared_ptr<client_impl> impl, chat_request req);
+
+struct chat_initiation {
+  template <class Handler>
+  void operator()(Handler handler, diagnostics* diag, std::shared_ptr<client_impl> impl,
+                  boost::asio::any_io_executor ex, chat_request req) const {
+    auto slot = boost::asio::get_associated_cancellation_slot(handler);
+    auto hex = boost::asio::get_associated_executor(handler, ex);
+    boost::asio::co_spawn(
+        ex, run_chat(std::move(impl), std::move(req)),
+        boost::asio::bind_executor(
+            hex, boost::asio::bind_cancellation_slot(slot, [h = std::move(handler), diag](std::exception_ptr e,
+                                                                                          chat_outcome o) mutable {
+              if (e) {
+                try {
+                  std::rethrow_exception(e);
+                } catch (...) {
+                  o.response = internal_error("the LLM client");
+                }
+              }
+              if (o.response) {
+                if (diag) diag->clear();
+                std::move(h)(boost::system::error_code{}, std::move(*o.response));
+                return;
+              }
+              if (diag) diag->assign(o.response.error());
+              chat_response partial;  // what a failed call still tells: the attempts it made
+              partial.attempts = o.attempts;
+              std::move(h)(o.response.error().code, std::move(partial));
+            })));
+  }
+};
 AUTOINTERP_DECL client_stats get_stats(client_impl const& impl);
 AUTOINTERP_DECL void close_idle(client_impl& impl);
 AUTOINTERP_DECL error const* config_error(client_impl const& impl);
@@ -73,44 +111,36 @@ class client {
   /// The configuration problem every call will report, or null.
   error const* config_error() const noexcept { return detail::config_error(*impl_); }
 
-  /// Sends `request` and completes with `result<chat_response>` (signature `void(result<chat_response>)`).
+  /// Sends `request`.
   ///
-  /// Errors (`errc`): bad_url, tls_failed (certificate rejected: set SSL_CERT_FILE or `ca_file`),
-  /// resolve_failed, connect_failed, proxy_failed, timeout, connection_closed (after retries),
-  /// bad_request, unauthorized, payment_required, forbidden, not_found, rate_limited, server_error,
-  /// provider_error, bad_response, response_too_large, retry_budget_exhausted, cancelled. Messages
-  /// name the endpoint, the status and the fix; the server's own words are in `error::remote`.
-  ///
-  /// Cancellation: per-operation, `terminal` and `partial` (both abort the call: the connection in
-  /// use is closed and the call completes with `errc::cancelled`); `total` is not supported because
-  /// a request already written may have been processed. Waits for rate budgets, connections and
-  /// backoff are cancelled likewise. Host name lookup is bounded by `timeouts.resolve` only.
+  /// - Handler signature: `void(error_code, chat_response)`. On failure the response is empty but
+  ///   for `attempts` (the attempts made), and `diag` (when given) holds our message naming the
+  ///   endpoint, the status and the fix, with the server's own words in `diagnostics::remote`.
+  /// - Completion executor: the handler's associated executor; without one, the client's.
+  /// - Lifetimes: `request` is copied; the client may be destroyed while the call runs; `diag` must
+  ///   live until completion.
+  /// - Cancellation: per-operation `terminal` and `partial` (both abort the call: the connection in
+  ///   use is closed and the call completes with `errc::cancelled`); `total` is not supported
+  ///   because a request already written may have been processed. Waits for rate budgets,
+  ///   connections and backoff are cancelled likewise. Host name lookup is bounded by
+  ///   `timeouts.resolve` only.
+  /// - Errors (`errc`): bad_url, tls_failed (certificate rejected: set SSL_CERT_FILE or `ca_file`),
+  ///   resolve_failed, connect_failed, proxy_failed, timeout, connection_closed (after retries),
+  ///   bad_request, unauthorized, payment_required, forbidden, not_found, rate_limited,
+  ///   server_error, provider_error, bad_response, response_too_large, retry_budget_exhausted,
+  ///   cancelled, internal.
+  /// - Thread-safety: start it on the client's executor (see the class).
   template <class CompletionToken = boost::asio::deferred_t>
-  auto chat(chat_request request, CompletionToken&& token = {}) {
-    return boost::asio::async_initiate<CompletionToken, void(result<chat_response>)>(
-        [](auto handler, std::shared_ptr<detail::client_impl> impl, executor_type ex, chat_request req) {
-          auto slot = boost::asio::get_associated_cancellation_slot(handler);
-          auto hex = boost::asio::get_associated_executor(handler, ex);
-          boost::asio::co_spawn(
-              ex, detail::run_chat(std::move(impl), std::move(req)),
-              boost::asio::bind_executor(
-                  hex, boost::asio::bind_cancellation_slot(
-                           slot, [h = std::move(handler)](std::exception_ptr e, result<chat_response> r) mutable {
-                             if (e) {
-                               r = make_error(errc::bad_response, "unexpected exception inside the LLM client");
-                               try {
-                                 std::rethrow_exception(e);
-                               } catch (std::bad_alloc const&) {
-                                 r = make_error(errc::memory_budget, "out of memory in the LLM client");
-                               } catch (std::exception const& ex) {
-                                 r = make_error(errc::bad_response, std::string("unexpected failure in the LLM client: ") + ex.what());
-                               } catch (...) {
-                               }
-                             }
-                             std::move(h)(std::move(r));
-                           })));
-        },
-        token, impl_, ex_, std::move(request));
+    requires(!std::is_same_v<std::decay_t<CompletionToken>, diagnostics>)
+  auto async_chat(chat_request const& request, CompletionToken&& token = {}) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, chat_response)>(
+        detail::chat_initiation{}, token, static_cast<diagnostics*>(nullptr), impl_, ex_, request);
+  }
+  /// `async_chat` keeping the error's text in `diag`.
+  template <class CompletionToken = boost::asio::deferred_t>
+  auto async_chat(chat_request const& request, diagnostics& diag, CompletionToken&& token = {}) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, chat_response)>(
+        detail::chat_initiation{}, token, &diag, impl_, ex_, request);
   }
 
   /// Counters and pool state. Call on the client's executor.

@@ -1,32 +1,42 @@
 #pragma once
-// Progress of a run on stderr: a redrawn bar on a terminal, plain periodic lines otherwise.
+// Progress of a run, told to a sink the caller gives (the SDK prints nothing).
 
 #include <autointerp/pipeline/latent_outcome.hpp>
-
-#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <string>
+#include <utility>
 
 namespace autointerp::pipeline {
 
-/// Counts finished latents and prints how far a run is: done/total, rate, ETA, failures, tokens and
-/// cost. On a terminal one bar is redrawn at most 10 times a second; otherwise (logs, CI, a Job's
-/// output) one line at most every `plain_interval`, and always a last line from `finish()`.
-/// Not thread-safe: feed it from the scheduler's `on_finished` hook.
+/// What a progress sink is told.
+struct progress_report {
+  std::size_t done = 0;   ///< latents finished, those of earlier runs included
+  std::size_t total = 0;
+  bool final = false;     ///< the last report of the run (from `finish`)
+  std::string status;     ///< e.g. `120/500 (24%) 3.2/s ETA 1m58s, 3 failed, tokens 51k in / 6.0k out, $0.0123`
+};
+
+/// Where progress goes: the caller decides (the CLI draws a bar on a terminal, plain lines in logs).
+/// Called on the scheduler's strand; keep it short.
+using progress_sink = std::function<void(progress_report const&)>;
+
+/// Counts finished latents and tells a sink how far a run is: done/total, rate, ETA, failures,
+/// tokens and cost, at most once per `interval` and once more, as the final report, from
+/// `finish()`. The SDK prints nothing itself. Not thread-safe: feed it from the scheduler's
+/// `on_finished` hook.
 class progress {
  public:
   using clock = std::chrono::steady_clock;
 
-  /// `out` null disables printing (the counters still work). `terminal` defaults to isatty(out).
-  explicit progress(std::size_t total, std::FILE* out = stderr, int terminal = -1,
-                    std::chrono::seconds plain_interval = std::chrono::seconds(10))
-      : total_(total), out_(out), plain_interval_(plain_interval), start_(clock::now()), last_print_(start_) {
-    tty_ = terminal >= 0 ? terminal != 0 : (out && ::isatty(::fileno(out)));
-  }
+  /// `sink` may be empty (the counters still work).
+  explicit progress(std::size_t total, progress_sink sink = {},
+                    std::chrono::milliseconds interval = std::chrono::seconds(10))
+      : total_(total), sink_(std::move(sink)), interval_(interval), start_(clock::now()), last_report_(start_) {}
 
   /// Latents found done by an earlier run: they count towards done but not towards the rate.
   void add_already_done(std::size_t n) noexcept { already_ += n; }
@@ -38,15 +48,15 @@ class progress {
     prompt_tokens_ += o.usage.prompt_tokens;
     completion_tokens_ += o.usage.completion_tokens;
     cost_ += o.usage.cost;
-    auto const since = now - last_print_;
-    if (tty_ ? since >= std::chrono::milliseconds(100) : since >= plain_interval_) print(now);
+    // The last latent is left to `finish`, so the final state is reported once.
+    if (done() < total_ && now - last_report_ >= interval_) report(now, false);
   }
 
-  /// Prints the final state (and ends the terminal bar's line).
+  /// Reports the final state (once; later calls do nothing).
   void finish(clock::time_point now = clock::now()) {
-    print(now);
-    if (out_ && tty_) std::fputc('\n', out_);
-    if (out_) std::fflush(out_);
+    if (finished_) return;
+    finished_ = true;
+    report(now, true);
   }
 
   std::size_t done() const noexcept { return done_ + already_; }
@@ -89,26 +99,16 @@ class progress {
     return buf;
   }
 
-  void print(clock::time_point now) {
-    last_print_ = now;
-    if (!out_) return;
-    if (tty_) {
-      constexpr int width = 30;
-      int const filled = total_ ? static_cast<int>(static_cast<double>(done()) / static_cast<double>(total_) * width) : width;
-      std::string bar(static_cast<std::size_t>(filled > width ? width : filled), '#');
-      bar.resize(width, '.');
-      std::fprintf(out_, "\r\x1b[K[%s] %s", bar.c_str(), status(now).c_str());
-    } else {
-      std::fprintf(out_, "autointerp: %s\n", status(now).c_str());
-    }
-    std::fflush(out_);
+  void report(clock::time_point now, bool final) {
+    last_report_ = now;
+    if (sink_) sink_(progress_report{done(), total_, final, status(now)});
   }
 
   std::size_t total_;
-  std::FILE* out_;
-  std::chrono::seconds plain_interval_;
-  bool tty_ = false;
-  clock::time_point start_, last_print_;
+  progress_sink sink_;
+  std::chrono::milliseconds interval_;
+  bool finished_ = false;
+  clock::time_point start_, last_report_;
   std::size_t done_ = 0, already_ = 0, failed_ = 0, unparsed_ = 0;
   std::uint64_t prompt_tokens_ = 0, completion_tokens_ = 0;
   double cost_ = 0;

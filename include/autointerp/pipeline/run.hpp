@@ -2,6 +2,7 @@
 // The bounded scheduler: every selected latent is one awaitable job, at most N of them in flight.
 
 #include <autointerp/cache/latent_activations.hpp>
+#include <autointerp/detail/async_op.hpp>
 #include <autointerp/error.hpp>
 #include <autointerp/pipeline/latent_outcome.hpp>
 
@@ -32,6 +33,7 @@
 #include <memory>
 #include <optional>
 #include <ranges>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -43,8 +45,9 @@ struct run_options {
   std::size_t max_concurrent = 8;
 };
 
-/// The work for one latent and the hooks around it. Only `process` is required.
-struct stages {
+/// The work for one latent and the hooks around it, for the scheduler. Only `process` is required.
+/// (A job of stages, `make_job`, fills these for you; write them yourself to schedule anything.)
+struct run_hooks {
   /// The whole job for one latent (load, build record, prompt, call, parse, save). It runs on the
   /// scheduler's strand; it should report failures in the outcome rather than throw (an exception is
   /// turned into a `failed` outcome). It receives terminal cancellation when the run is cancelled.
@@ -81,7 +84,7 @@ template <class Range>
 struct run_state {
   using strand_type = boost::asio::strand<boost::asio::any_io_executor>;
 
-  run_state(strand_type s, Range r, stages st, run_options o)
+  run_state(strand_type s, Range r, run_hooks st, run_options o)
       : strand(std::move(s)), latents(std::move(r)), next(std::ranges::begin(latents)), stg(std::move(st)),
         opts(o), done(strand, std::chrono::steady_clock::time_point::max()),
         signals(o.max_concurrent) {}
@@ -89,7 +92,7 @@ struct run_state {
   strand_type strand;
   Range latents;
   std::ranges::iterator_t<Range> next;  // pulled one at a time, only when a worker is free
-  stages stg;
+  run_hooks stg;
   run_options opts;
   boost::asio::steady_timer done;  // cancelled when the last worker exits
   std::vector<boost::asio::cancellation_signal> signals;  // one per worker, for terminal cancellation
@@ -118,10 +121,9 @@ struct run_state {
       case latent_status::unparsed: ++summary.unparsed; break;
       case latent_status::failed: ++summary.failed; break;
       case latent_status::skipped: ++summary.skipped; break;
+      case latent_status::scored: ++summary.explained; break;
     }
-    summary.usage.prompt_tokens += o.usage.prompt_tokens;
-    summary.usage.completion_tokens += o.usage.completion_tokens;
-    summary.usage.cost += o.usage.cost;
+    summary.usage += o.usage;
     if (o.status == latent_status::failed && o.error && is_fatal(*o.error) && !summary.fatal) {
       summary.fatal = o.error;
       stop(stop_reason::fatal);
@@ -155,11 +157,17 @@ boost::asio::awaitable<void> run_worker(std::shared_ptr<run_state<Range>> s) {
       auto op = s->stg.process(*id);
       out = co_await std::move(op);
     } catch (boost::system::system_error const& e) {
-      bool const aborted = e.code() == boost::asio::error::operation_aborted;
-      out = failed_outcome(*id, aborted ? errc::cancelled : errc::bad_response,
-                           where + (aborted ? ": cancelled" : ": unexpected failure: " + std::string(e.what())));
-    } catch (std::exception const& e) {
-      out = failed_outcome(*id, errc::bad_option, where + ": unexpected failure: " + e.what());
+      if (e.code() == boost::asio::error::operation_aborted) {
+        out = failed_outcome(*id, errc::cancelled, where + ": cancelled");
+      } else {
+        out.latent = *id;
+        out.status = latent_status::failed;
+        out.error = internal_error(where);
+      }
+    } catch (...) {
+      out.latent = *id;
+      out.status = latent_status::failed;
+      out.error = internal_error(where);
     }
     --s->in_flight;
     s->finish(out);
@@ -184,40 +192,22 @@ boost::asio::awaitable<result<run_summary>> run_main(std::shared_ptr<run_state<R
   co_return s->summary;
 }
 
-}  // namespace detail
-
-/// Runs `stages.process` for every latent of `latents` (an input range of `cache::latent_id`, moved
-/// in and pulled one element at a time, only when a worker is free, so memory grows with
-/// `max_concurrent` rather than with the number of latents), at most `options.max_concurrent` at
-/// once, on a strand of `ex`. Completes with the run's summary once every started latent finished.
-///
-/// Errors: `errc::bad_option` when `max_concurrent` is 0 or `process` is empty. A failed latent
-/// never fails the run: it is counted and passed to `on_finished`. A fatal error (`is_fatal`) stops
-/// pulling new latents; in-flight ones finish; the summary says `stop_reason::fatal`.
-///
-/// Cancellation (through the token's cancellation slot): partial or total cancellation drains (no
-/// new latent starts, in-flight ones finish and are reported); terminal cancellation also cancels
-/// the latents in flight (their outcome is whatever `process` makes of it, typically `failed` with
-/// `errc::cancelled`). Emitting partial then terminal gives "first Ctrl-C drains, second cancels".
-/// The completion handler runs on its associated executor. Thread-safety: the hooks are only called
-/// on the run's strand; `latents` must not be shared with other threads while the run lasts.
-template <class Range, class CompletionToken = boost::asio::deferred_t>
-auto async_run(boost::asio::any_io_executor ex, Range latents, stages st, run_options options,
-               CompletionToken&& token = {}) {
-  auto initiation = [](auto handler, boost::asio::any_io_executor ex, Range latents, stages st,
-                       run_options options) {
+struct run_initiation {
+  template <class Handler, class Range>
+  void operator()(Handler handler, diagnostics* diag, boost::asio::any_io_executor ex, Range latents, run_hooks st,
+                  run_options options) const {
     auto hex = boost::asio::get_associated_executor(handler, ex);
     if (options.max_concurrent == 0 || !st.process) {
       auto e = make_error(errc::bad_option, options.max_concurrent == 0
-                                                ? "pipeline::run: max_concurrent is 0; allow at least 1 latent in flight"
-                                                : "pipeline::run: stages.process is empty; give the per-latent job");
-      boost::asio::post(hex, [h = std::move(handler), e = std::move(e)]() mutable {
-        std::move(h)(result<run_summary>(std::move(e)));
+                                                ? "pipeline::async_run: run_options::max_concurrent is 0; allow at least 1 latent in flight"
+                                                : "pipeline::async_run: run_hooks::process is empty; give the per-latent job");
+      boost::asio::post(hex, [h = std::move(handler), diag, e = std::move(e)]() mutable {
+        autointerp::detail::deliver<run_summary>(std::move(h), diag, result<run_summary>(std::move(e)));
       });
       return;
     }
     auto strand = boost::asio::make_strand(ex);
-    auto s = std::make_shared<detail::run_state<Range>>(strand, std::move(latents), std::move(st), options);
+    auto s = std::make_shared<run_state<Range>>(strand, std::move(latents), std::move(st), options);
     auto slot = boost::asio::get_associated_cancellation_slot(handler);
     if (slot.is_connected()) {
       slot.assign([s](boost::asio::cancellation_type type) {
@@ -229,29 +219,63 @@ auto async_run(boost::asio::any_io_executor ex, Range latents, stages st, run_op
     }
     auto work = boost::asio::make_work_guard(hex);
     boost::asio::co_spawn(
-        strand, detail::run_main(s),
-        [h = std::move(handler), work = std::move(work), s](std::exception_ptr ep, result<run_summary> r) mutable {
+        strand, run_main(s),
+        [h = std::move(handler), diag, work = std::move(work), s](std::exception_ptr ep, result<run_summary> r) mutable {
           auto slot = boost::asio::get_associated_cancellation_slot(h);
           if (slot.is_connected()) slot.clear();
-          if (ep) r = make_error(errc::bad_option, "pipeline::run: the scheduler failed unexpectedly");
+          if (ep) {
+            try {
+              std::rethrow_exception(ep);
+            } catch (...) {
+              r = internal_error("the pipeline scheduler");
+            }
+          }
           auto hex = work.get_executor();
           work.reset();
-          boost::asio::dispatch(hex, [h = std::move(h), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
+          boost::asio::dispatch(hex, [h = std::move(h), diag, r = std::move(r)]() mutable {
+            autointerp::detail::deliver<run_summary>(std::move(h), diag, std::move(r));
+          });
         });
-  };
-  return boost::asio::async_initiate<CompletionToken, void(result<run_summary>)>(
-      initiation, token, std::move(ex), std::move(latents), std::move(st), options);
+  }
+};
+
+}  // namespace detail
+
+/// Runs `hooks.process` for every latent of `latents` (an input range of `cache::latent_id`, moved
+/// or copied in and pulled one element at a time, only when a worker is free, so memory grows with
+/// `max_concurrent` rather than with the number of latents), at most `options.max_concurrent` at
+/// once, on a strand of `ex`.
+///
+/// - Handler signature: `void(error_code, run_summary)`, once every started latent finished.
+/// - Completion executor: the handler's associated executor; without one, `ex`.
+/// - Lifetimes: `latents`, `hooks` and `options` are copied or moved in; what the hooks refer to
+///   must outlive the run.
+/// - Cancellation: `partial` or `total` drains (no new latent starts, in-flight ones finish and are
+///   reported); `terminal` also cancels the latents in flight (their outcome is whatever `process`
+///   makes of it, typically `failed` with `errc::cancelled`). Emitting partial then terminal gives
+///   "first Ctrl-C drains, second cancels". The summary says why the run stopped.
+/// - Errors: `errc::bad_option` when `max_concurrent` is 0 or `process` is empty (text in `diag`).
+///   A failed latent never fails the run: it is counted and passed to `on_finished`. A fatal error
+///   (`is_fatal`) stops pulling new latents; in-flight ones finish; the summary says
+///   `stop_reason::fatal`.
+/// - Thread-safety: the hooks are only called on the run's strand; `latents` must not be shared
+///   with other threads while the run lasts.
+template <class Range, class CompletionToken = boost::asio::deferred_t>
+  requires(!std::is_same_v<std::decay_t<CompletionToken>, diagnostics>)
+auto async_run(boost::asio::any_io_executor const& ex, Range&& latents, run_hooks const& hooks,
+               run_options const& options, CompletionToken&& token = {}) {
+  return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, run_summary)>(
+      detail::run_initiation{}, token, static_cast<diagnostics*>(nullptr), ex,
+      std::ranges::owning_view(std::decay_t<Range>(std::forward<Range>(latents))), hooks, options);
 }
 
-/// `co_await run(latents, stages, {.max_concurrent = n})` inside a coroutine: `async_run` on the
-/// coroutine's own executor. Same errors and semantics; cancellation of the calling coroutine is
-/// terminal (it cancels the latents in flight).
-template <class Range>
-boost::asio::awaitable<result<run_summary>> run(Range latents, stages st, run_options options = {}) {
-  auto ex = co_await boost::asio::this_coro::executor;
-  auto op = async_run(ex, std::move(latents), std::move(st), options, boost::asio::use_awaitable);
-  auto r = co_await std::move(op);
-  co_return r;
+/// `async_run` keeping the error's text in `diag`.
+template <class Range, class CompletionToken = boost::asio::deferred_t>
+auto async_run(boost::asio::any_io_executor const& ex, Range&& latents, run_hooks const& hooks,
+               run_options const& options, diagnostics& diag, CompletionToken&& token = {}) {
+  return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, run_summary)>(
+      detail::run_initiation{}, token, &diag, ex,
+      std::ranges::owning_view(std::decay_t<Range>(std::forward<Range>(latents))), hooks, options);
 }
 
 }  // namespace autointerp::pipeline

@@ -22,7 +22,7 @@ struct shard {
 /// `--array=0-(N-1)` gives it). Errors: `errc::bad_option` naming the text and the expected form.
 inline result<shard> parse_shard(std::string_view text) {
   auto bad = [&](char const* why) {
-    return make_error(errc::bad_option, "--shard '" + std::string(text) + "': " + why +
+    return make_error(errc::bad_option, "shard '" + std::string(text) + "': " + why +
                                             "; write K/N with 0 <= K < N, e.g. 0/4");
   };
   auto slash = text.find('/');

@@ -9,9 +9,7 @@
 #include <autointerp/records/latent_record.hpp>
 #include <autointerp/records/non_activating.hpp>
 #include <autointerp/records/record_options.hpp>
-#include <autointerp/run_on.hpp>
 
-#include <boost/asio/deferred.hpp>
 
 #include <memory>
 #include <span>
@@ -46,27 +44,6 @@ AUTOINTERP_DECL result<latent_record> build_record(cache::token_matrix const& to
                                                    cache::latent_activations const& latent,
                                                    record_options const& options,
                                                    std::span<neighbour_activity const> neighbours = {});
-
-/// `build_record` run on `cpu` (for example a `boost::asio::thread_pool` executor), completing
-/// with `void(result<latent_record>)` on the caller's executor; `co_await` it inside an
-/// `asio::awaitable` with the default token.
-///
-/// The token matrix is shared (kept alive until the work ends); `latent` and `neighbours` are
-/// moved in. Cancellation: terminal cancellation before the work starts completes with
-/// `errc::cancelled`; once started, the (short) work runs to the end. Thread-safe.
-template <class Executor, class CompletionToken = boost::asio::deferred_t>
-auto async_build_record(Executor cpu, std::shared_ptr<cache::token_matrix const> tokens,
-                        cache::latent_activations latent, record_options options,
-                        std::vector<neighbour_activity> neighbours = {}, CompletionToken&& token = {}) {
-  return async_run_on(
-      std::move(cpu),
-      [tokens = std::move(tokens), latent = std::move(latent), options = std::move(options),
-       neighbours = std::move(neighbours)]() -> result<latent_record> {
-        if (!tokens) return make_error(errc::tokens_missing, "async_build_record: no token matrix given");
-        return build_record(*tokens, latent, options, neighbours);
-      },
-      std::forward<CompletionToken>(token));
-}
 
 }  // namespace autointerp::records
 

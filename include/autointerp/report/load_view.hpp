@@ -4,10 +4,9 @@
 
 #include <autointerp/cache/dataset.hpp>
 #include <autointerp/error.hpp>
-#include <autointerp/records/build_record.hpp>
+#include <autointerp/records/load_record.hpp>
 #include <autointerp/records/record_options.hpp>
 #include <autointerp/report/latent_view.hpp>
-#include <autointerp/tokenizer/str_tokens.hpp>
 #include <autointerp/tokenizer/tokenizer.hpp>
 
 #include <cstdint>
@@ -44,9 +43,8 @@ inline result<latent_view> load_latent_view(cache::dataset const& data, tokenize
                                             cache::latent_id const& latent, view_options const& options = {}) {
   auto matrix = data.tokens(latent.module);
   if (!matrix) return matrix.error();
-  auto acts = data.load_latent(latent.module, latent.index);
-  if (!acts) return acts.error();
-  records::record_options ro;
+  records::load_options lo;
+  auto& ro = lo.records;
   ro.example_ctx_len = effective_window_length(options, static_cast<std::uint32_t>((*matrix)->ctx));
   ro.min_examples = 0;
   ro.max_examples = 0;
@@ -55,11 +53,10 @@ inline result<latent_view> load_latent_view(cache::dataset const& data, tokenize
   ro.n_examples_test = 0;
   ro.n_non_activating = 0;
   ro.windows = options.windows;
-  auto record = records::build_record(**matrix, *acts, ro);
+  cache::latent_activations acts;
+  auto record = records::load_record(data, latent, lo, tok, &acts);
   if (!record) return record.error();
-  if (tok)
-    if (auto r = tokenizer::add_str_tokens(*tok, *record); !r) return r.error();
-  return make_latent_view(*record, *acts, options.histogram_bins);
+  return make_latent_view(*record, acts, options.histogram_bins);
 }
 
 }  // namespace autointerp::report

@@ -118,13 +118,19 @@ AUTOINTERP_DECL result<tokenizer> parse_tokenizer(std::string_view json, std::st
 /// and those of `parse_tokenizer`.
 AUTOINTERP_DECL result<tokenizer> load_tokenizer(std::filesystem::path const& file);
 
-/// `load_tokenizer` on the executor `cpu` (e.g. a thread pool), completing on the caller's
-/// executor with `void(result<tokenizer>)`. Cancellation: as `async_run_on` (terminal cancellation
-/// before the work starts completes with `errc::cancelled`).
+/// `load_tokenizer` on the executor `cpu` (e.g. a thread pool). Handler signature
+/// `void(error_code, tokenizer)`; completion on the handler's associated executor, else `cpu`;
+/// `file` is copied; terminal cancellation before the work starts completes with
+/// `errc::cancelled`; `diag` (optional) keeps the error's text. Thread-safe.
 template <class Executor, class CompletionToken = boost::asio::deferred_t>
-auto async_load_tokenizer(Executor cpu, std::filesystem::path file, CompletionToken&& token = {}) {
-  return async_run_on(std::move(cpu), [file = std::move(file)]() { return load_tokenizer(file); },
-                      std::forward<CompletionToken>(token));
+  requires(!std::is_same_v<std::decay_t<CompletionToken>, diagnostics>)
+auto async_load_tokenizer(Executor const& cpu, std::filesystem::path const& file, CompletionToken&& token = {}) {
+  return async_run_on(cpu, [file]() { return load_tokenizer(file); }, std::forward<CompletionToken>(token));
+}
+template <class Executor, class CompletionToken = boost::asio::deferred_t>
+auto async_load_tokenizer(Executor const& cpu, std::filesystem::path const& file, diagnostics& diag,
+                          CompletionToken&& token = {}) {
+  return async_run_on(cpu, [file]() { return load_tokenizer(file); }, diag, std::forward<CompletionToken>(token));
 }
 
 }  // namespace autointerp::tokenizer

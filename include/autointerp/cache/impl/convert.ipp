@@ -64,7 +64,7 @@ AUTOINTERP_DECL result<convert_report> convert_cache(dataset const& in, std::fil
     if (!opts.replace)
       return make_error(errc::bad_option, out.string() +
                                               ": the output folder exists and is not empty; name a new folder "
-                                              "(or replace an earlier conversion with --force)");
+                                              "(or replace an earlier conversion: convert_options::replace)");
     if (auto ok = detail::check_replaceable(out, in.root()); !ok) return ok.error();
     std::filesystem::remove_all(out, ec);
     if (ec) return make_error(errc::write_failed, out.string() + ": cannot remove the earlier conversion: " + ec.message());

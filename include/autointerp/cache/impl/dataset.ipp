@@ -361,7 +361,7 @@ AUTOINTERP_DECL result<std::shared_ptr<token_matrix const>> dataset::tokens(std:
   } else if (!m.has_tokens) {
     return make_error(errc::tokens_missing, m.path.string() + ": the shards of module " + m.name +
                                                 " carry no tokens; name a tokens file (.npy or .safetensors: "
-                                                "open_options::tokens_file, CLI --tokens)");
+                                                "open_options::tokens_file)");
   } else if (ms.native) {
     auto r = ms.native->read_tokens();
     if (!r) return r.error();

@@ -190,12 +190,9 @@ AUTOINTERP_DECL std::string system_prompt(explainer_options const& options) {
 AUTOINTERP_DECL result<prompt> build_prompt(records::latent_record const& record, explainer_options const& options) {
   auto const& id = record.latent;
   std::string const where = "latent " + std::to_string(id.index) + " of module '" + id.module + "'";
-  if (options.kind == explainer_kind::statistical)
-    return make_error(errc::bad_option, "the statistical explainer builds no prompt (" + where +
-                                            "); call statistical_explanation instead");
   if (record.train.empty())
     return make_error(errc::too_few_examples,
-                      where + " has no activating example to show; lower --min-examples or pick another latent");
+                      where + " has no activating example to show; lower record_options::min_examples or pick another latent");
 
   std::vector<records::activating_example const*> active;
   std::vector<records::activating_example> single_views;  // owns the single-token views
@@ -215,7 +212,7 @@ AUTOINTERP_DECL result<prompt> build_prompt(records::latent_record const& record
     if (record.non_activating.empty())
       return make_error(errc::too_few_examples,
                         where + " has no non-activating example for the contrastive explainer; set "
-                                "--n-non-activating above 0");
+                                "record_options::n_non_activating above 0");
     std::size_t const n = options.max_non_activating == 0
                               ? record.non_activating.size()
                               : std::min(options.max_non_activating, record.non_activating.size());

@@ -567,7 +567,9 @@ inline error cancelled_error(client_impl const& s) {
   return make_error(errc::cancelled, "the chat request to " + s.host_header + " was cancelled");
 }
 
-AUTOINTERP_DECL asio::awaitable<result<chat_response>> run_chat(std::shared_ptr<client_impl> self, chat_request req) {
+// The call itself; `attempts` follows the attempts made, so a failure can say how many there were.
+inline asio::awaitable<result<chat_response>> run_chat_attempts(std::shared_ptr<client_impl> self, chat_request req,
+                                                                std::uint32_t& attempts) {
   co_await asio::this_coro::reset_cancellation_state(asio::enable_partial_cancellation());
   co_await asio::this_coro::throw_if_cancelled(false);
   auto start = steady::now();
@@ -586,6 +588,7 @@ AUTOINTERP_DECL asio::awaitable<result<chat_response>> run_chat(std::shared_ptr<
       co_return *s.stopped;
     }
     rs.on_attempt(&s.budget);
+    attempts = rs.attempts();
     attempt_outcome out = co_await attempt(s, body, ctx);
     auto now = steady::now();
     if (out.response) {
@@ -630,6 +633,13 @@ AUTOINTERP_DECL asio::awaitable<result<chat_response>> run_chat(std::shared_ptr<
       if (is_cancelled_now(co_await asio::this_coro::cancellation_state)) co_return cancelled_error(s);
     }
   }
+}
+
+AUTOINTERP_DECL asio::awaitable<chat_outcome> run_chat(std::shared_ptr<client_impl> self, chat_request req) {
+  std::uint32_t attempts = 0;
+  auto call = run_chat_attempts(std::move(self), std::move(req), attempts);  // named: g++ 12 temporaries
+  auto r = co_await std::move(call);
+  co_return chat_outcome{std::move(r), attempts};
 }
 
 }  // namespace autointerp::llm::detail

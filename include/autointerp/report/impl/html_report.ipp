@@ -1,7 +1,7 @@
 #pragma once
 // Out-of-line part of report/html_report.hpp: the compact data and the page around it.
 
-#include <autointerp/pipeline/output_dir.hpp>
+#include <autointerp/pipeline/atomic_file.hpp>
 #include <autointerp/report/colour.hpp>
 #include <autointerp/report/escape.hpp>
 #include <autointerp/report/html_report.hpp>

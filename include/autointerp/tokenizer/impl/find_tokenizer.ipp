@@ -88,11 +88,11 @@ AUTOINTERP_DECL result<std::filesystem::path> find_tokenizer(tokenizer_search co
     if (detail::is_dir(p)) {
       if (detail::is_file(p / "tokenizer.json")) return p / "tokenizer.json";
       return make_error(errc::file_not_found, "the tokenizer folder " + p.string() +
-                                                  " has no tokenizer.json; pass the file itself with --tokenizer PATH");
+                                                  " has no tokenizer.json; pass the file itself as tokenizer_search::explicit_path");
     }
     if (detail::is_file(p)) return p;
     return make_error(errc::file_not_found,
-                      "the tokenizer " + p.string() + " does not exist; check the --tokenizer PATH");
+                      "the tokenizer " + p.string() + " does not exist; check tokenizer_search::explicit_path");
   }
 
   std::vector<std::string> tried;
@@ -153,9 +153,9 @@ AUTOINTERP_DECL result<std::filesystem::path> find_tokenizer(tokenizer_search co
   if (!model.empty()) message += " for model \"" + model + "\"";
   message += " (tried: " + (tried.empty() ? std::string("nothing") : detail::quoted_list(tried)) + "); ";
   if (!model.empty())
-    message += "get it with `huggingface-cli download " + model + " tokenizer.json` or pass --tokenizer PATH";
+    message += "get it with `huggingface-cli download " + model + " tokenizer.json` or set tokenizer_search::explicit_path";
   else
-    message += "the cache's config.json names no model_name: pass --tokenizer PATH";
+    message += "the cache's config.json names no model_name: set tokenizer_search::explicit_path";
   return make_error(errc::tokenizer_not_found, std::move(message));
 }
 
