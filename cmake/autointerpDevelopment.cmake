@@ -19,10 +19,11 @@ if(AUTOINTERP_SANITIZE)
   target_link_options(autointerp_dev_flags INTERFACE -fsanitize=${AUTOINTERP_SANITIZE})
 endif()
 
-# Separate compilation: Asio, Beast and our out-of-line parts compiled once (autointerp/src.hpp).
-add_library(autointerp_compiled STATIC ${PROJECT_SOURCE_DIR}/tests/support/src.cpp)
+# Separate compilation for our own targets: Asio (with SSL), Beast and autointerp's out-of-line
+# parts compiled once, in compiled/src.cpp, with compiled/pch.hpp precompiled.
+add_library(autointerp_compiled STATIC ${PROJECT_SOURCE_DIR}/compiled/src.cpp)
 target_link_libraries(autointerp_compiled PUBLIC autointerp::autointerp autointerp_dev_flags)
 target_compile_definitions(autointerp_compiled PUBLIC AUTOINTERP_SEPARATE_COMPILATION
   BOOST_ASIO_SEPARATE_COMPILATION BOOST_BEAST_SEPARATE_COMPILATION)
 target_precompile_headers(autointerp_compiled PUBLIC
-  $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/tests/support/pch.hpp>)
+  $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/compiled/pch.hpp>)

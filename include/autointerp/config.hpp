@@ -1,15 +1,13 @@
 #pragma once
 // Build configuration shared by every header.
 //
-// Header-only by default. With AUTOINTERP_SEPARATE_COMPILATION (plus Asio's and Beast's own
-// BOOST_ASIO_SEPARATE_COMPILATION / BOOST_BEAST_SEPARATE_COMPILATION, which the CMake option sets
-// together) the out-of-line parts are compiled once, in the translation unit that includes
-// <autointerp/src.hpp>; every other translation unit only sees declarations, which builds faster.
+// Header-only by default. With AUTOINTERP_SEPARATE_COMPILATION the out-of-line parts are compiled
+// once, in the translation unit that includes <autointerp/src.hpp>; every other translation unit
+// only sees declarations, which builds faster. Asio's and Beast's own separate compilation
+// (BOOST_ASIO_SEPARATE_COMPILATION, BOOST_BEAST_SEPARATE_COMPILATION) is a choice of its own: each
+// works with or without this one (src.hpp says how).
 
 #if defined(AUTOINTERP_SEPARATE_COMPILATION)
-#  if !defined(BOOST_ASIO_SEPARATE_COMPILATION) || !defined(BOOST_BEAST_SEPARATE_COMPILATION)
-#    error "AUTOINTERP_SEPARATE_COMPILATION also needs BOOST_ASIO_SEPARATE_COMPILATION and BOOST_BEAST_SEPARATE_COMPILATION"
-#  endif
 #  define AUTOINTERP_DECL
 #else
 #  define AUTOINTERP_DECL inline

@@ -1,7 +1,14 @@
 #pragma once
-// Include in exactly one translation unit of a program built with AUTOINTERP_SEPARATE_COMPILATION
-// (and BOOST_ASIO_SEPARATE_COMPILATION, BOOST_BEAST_SEPARATE_COMPILATION) to compile Asio, Beast
-// and autointerp's out-of-line parts once.
+// autointerp's out-of-line parts, for programs built with AUTOINTERP_SEPARATE_COMPILATION: include
+// this in exactly one translation unit; every other one then sees declarations only.
+//
+// It compiles autointerp's own code only, not Asio's, Beast's or their SSL parts. Those can be
+// compiled once as well, which is your choice and independent of this one: define
+// BOOST_ASIO_SEPARATE_COMPILATION and BOOST_BEAST_SEPARATE_COMPILATION for the whole program, and
+// include these in exactly one translation unit (this header's or another):
+//   #include <boost/asio/impl/src.hpp>
+//   #include <boost/asio/ssl/impl/src.hpp>
+//   #include <boost/beast/src.hpp>
 
 #include <autointerp/config.hpp>
 
@@ -9,11 +16,7 @@
 #  error "autointerp/src.hpp is for AUTOINTERP_SEPARATE_COMPILATION builds only"
 #endif
 
-#include <boost/asio/impl/src.hpp>
-#include <boost/asio/ssl/impl/src.hpp>
-#include <boost/beast/src.hpp>
-
-// autointerp's out-of-line parts (each area lists its impl/*.ipp files here).
+// Each area lists its impl/*.ipp files here.
 #include <autointerp/cache/impl/safetensors.ipp>
 #include <autointerp/cache/impl/shard.ipp>
 #include <autointerp/cache/impl/tokens_file.ipp>

@@ -1,4 +1,5 @@
-// Proves that the installed or embedded package compiles, links and runs a coroutine.
+// Proves that the installed or embedded package compiles, links and runs a coroutine and an
+// out-of-line function (inline when header-only, from autointerp_src.cpp when compiled separately).
 #include <autointerp/autointerp.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -21,6 +22,7 @@ int main() {
       boost::asio::detached);
   io.run();
   pool.join();
-  std::printf("consumer: %d\n", answer);
-  return answer == 42 ? 0 : 1;
+  bool const escaped = autointerp::report::html_escape("<b>") == "&lt;b&gt;";
+  std::printf("consumer: %d, %s\n", answer, escaped ? "escaped" : "not escaped");
+  return answer == 42 && escaped ? 0 : 1;
 }

@@ -1,13 +1,22 @@
-# cmake -DMODE=find_package|add_subdirectory -DSOURCE_DIR=... -DBINARY_DIR=... -DWORK_DIR=... -P run.cmake
+# cmake -DMODE=find_package|add_subdirectory -DSOURCE_DIR=... -DBINARY_DIR=... -DWORK_DIR=...
+#       [-DSEPARATE=ON] [-DPREFIX=...] -P run.cmake
+# find_package installs BINARY_DIR into WORK_DIR/prefix first, unless PREFIX names an installed tree
+# (.ci/run passes the one unpacked from the .deb).
 file(REMOVE_RECURSE ${WORK_DIR})
-set(args -S ${SOURCE_DIR}/tests/consumer -B ${WORK_DIR}/build -DCONSUMER_MODE=${MODE})
+if(NOT DEFINED SEPARATE)
+  set(SEPARATE OFF)
+endif()
+set(args -S ${SOURCE_DIR}/tests/consumer -B ${WORK_DIR}/build -DCONSUMER_MODE=${MODE} -DCONSUMER_SEPARATE=${SEPARATE})
 if(MODE STREQUAL "find_package")
-  execute_process(COMMAND ${CMAKE_COMMAND} --install ${BINARY_DIR} --prefix ${WORK_DIR}/prefix
-                  RESULT_VARIABLE rc OUTPUT_QUIET)
-  if(rc)
-    message(FATAL_ERROR "install failed: ${rc}")
+  if(NOT PREFIX)
+    set(PREFIX ${WORK_DIR}/prefix)
+    execute_process(COMMAND ${CMAKE_COMMAND} --install ${BINARY_DIR} --prefix ${PREFIX}
+                    RESULT_VARIABLE rc OUTPUT_QUIET)
+    if(rc)
+      message(FATAL_ERROR "install failed: ${rc}")
+    endif()
   endif()
-  list(APPEND args -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix)
+  list(APPEND args -DCMAKE_PREFIX_PATH=${PREFIX})
 else()
   list(APPEND args -DAUTOINTERP_SOURCE_DIR=${SOURCE_DIR})
 endif()
@@ -21,7 +30,7 @@ foreach(step IN ITEMS configure build run)
   endif()
   execute_process(COMMAND ${cmd} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
   if(rc)
-    message(FATAL_ERROR "consumer (${MODE}) ${step} failed:\n${out}")
+    message(FATAL_ERROR "consumer (${MODE}, separate ${SEPARATE}) ${step} failed:\n${out}")
   endif()
 endforeach()
-message(STATUS "consumer (${MODE}): ${out}")
+message(STATUS "consumer (${MODE}, separate ${SEPARATE}): ${out}")

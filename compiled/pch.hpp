@@ -1,4 +1,5 @@
-// Precompiled for our own tests, examples and benchmarks: the heavy headers most TUs include.
+// Precompiled for autointerp_compiled and every target of ours that links it (REUSE_FROM): the
+// heavy headers most translation units include.
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
