@@ -70,6 +70,8 @@ enum class errc {
   // Explanation
   unparsed_answer,      ///< the LLM answered, but no explanation could be found in the text
   too_few_examples,     ///< the latent has fewer activating windows than min_examples
+  // Scoring
+  bad_score_file,       ///< a score file is not a JSON list of samples in delphi's shape
 };
 
 /// The error category of `errc`.
@@ -124,6 +126,7 @@ inline boost::system::error_category const& category() noexcept {
         case errc::cancelled: return "cancelled";
         case errc::unparsed_answer: return "answer not parsed";
         case errc::too_few_examples: return "too few examples";
+        case errc::bad_score_file: return "bad score file";
       }
       return "unknown autointerp error";
     }
