@@ -33,6 +33,7 @@
 #include <set>
 #include <sstream>
 
+#include "fake_answers.hpp"
 #include "fake_llm_server.hpp"
 #include "test_paths.hpp"
 
@@ -42,6 +43,7 @@ namespace pl = autointerp::pipeline;
 using ai::testing::fake_llm_server;
 using ai::testing::fake_reply;
 using ai::testing::fake_request;
+using ai::testing::name_the_token;
 
 namespace {
 
@@ -74,28 +76,6 @@ std::vector<boost::json::object> run_lines(std::filesystem::path const& dir) {
   std::string line;
   while (std::getline(in, line)) rows.push_back(boost::json::parse(line).as_object());
   return rows;
-}
-
-// The fake LLM's answer: the text most often between << and >> in the latent's excerpts.
-std::string most_highlighted(std::string const& prompt) {
-  std::map<std::string, int> counts;
-  for (std::size_t at = prompt.find("<<"); at != std::string::npos; at = prompt.find("<<", at)) {
-    std::size_t end = prompt.find(">>", at + 2);
-    if (end == std::string::npos) break;
-    while (end + 2 < prompt.size() && prompt[end + 2] == '>') ++end;  // a token that ends in '>' itself
-    ++counts[prompt.substr(at + 2, end - at - 2)];
-    at = end + 2;
-  }
-  std::string best;
-  int n = 0;
-  for (auto const& [text, c] : counts)
-    if (c > n) best = text, n = c;
-  return best;
-}
-
-fake_reply name_the_token(fake_request const& r) {
-  return fake_reply::completion("The excerpts share one marked token.\n\n**[EXPLANATION]:** the token \"" +
-                                most_highlighted(r.prompt()) + "\"");
 }
 
 std::filesystem::path fresh_dir(std::string const& name) {

@@ -60,6 +60,16 @@
 #include <autointerp/explain/statistical.hpp>
 #include <autointerp/pipeline/atomic_file.hpp>
 #include <autointerp/pipeline/explain_stage.hpp>
+#include <autointerp/score/build_samples.hpp>
+#include <autointerp/score/fuzz_highlight.hpp>
+#include <autointerp/score/keyword_baseline.hpp>
+#include <autointerp/score/metrics.hpp>
+#include <autointerp/score/parse_scoring_answer.hpp>
+#include <autointerp/score/score_file.hpp>
+#include <autointerp/score/score_sample.hpp>
+#include <autointerp/score/scoring_options.hpp>
+#include <autointerp/score/scoring_prompt.hpp>
+#include <autointerp/score/summary.hpp>
 #include <autointerp/pipeline/explain_latent.hpp>
 #include <autointerp/pipeline/latent_outcome.hpp>
 #include <autointerp/pipeline/job.hpp>

@@ -75,6 +75,8 @@ enum class errc {
   // Explanation
   unparsed_answer,      ///< the LLM answered, but no explanation could be found in the text
   too_few_examples,     ///< the latent has fewer activating windows than min_examples
+  // Scoring
+  bad_score_file,       ///< a score file is not a JSON list of samples in delphi's shape
   // Anything else
   internal,             ///< an unexpected exception inside the SDK (a bug, or memory exhausted): report it
 };
@@ -131,6 +133,7 @@ inline boost::system::error_category const& category() noexcept {
         case errc::cancelled: return "cancelled";
         case errc::unparsed_answer: return "answer not parsed";
         case errc::too_few_examples: return "too few examples";
+        case errc::bad_score_file: return "bad score file";
         case errc::internal: return "internal error";
       }
       return "unknown autointerp error";
@@ -239,7 +242,7 @@ enum class condition {
   records,    ///< building records: options, too few examples
   tokenizer,  ///< finding, loading or using tokenizer.json
   llm,        ///< talking to the LLM: URL, key, network, HTTP status, response
-  output,     ///< writing results
+  output,     ///< writing results, or reading them back (score files)
   cancelled,  ///< the operation was cancelled (ours, or Asio's operation_aborted)
 };
 
@@ -263,7 +266,7 @@ constexpr std::optional<condition> area_of(errc e) noexcept {
     case errc::bad_response: case errc::response_too_large: case errc::retry_budget_exhausted:
     case errc::unparsed_answer:
       return condition::llm;
-    case errc::write_failed: return condition::output;
+    case errc::write_failed: case errc::bad_score_file: return condition::output;
     case errc::cancelled: return condition::cancelled;
     case errc::internal: return std::nullopt;
   }

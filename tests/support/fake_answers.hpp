@@ -1,0 +1,144 @@
+#pragma once
+// The deterministic "brain" of the test fake LLM: it answers explaining and scoring prompts from
+// their text alone, the way a perfect but literal-minded model would.
+//
+//   fake_llm_server server(io.get_executor(), autointerp::testing::fake_brain);
+//
+// - Explaining prompts (anything that is not a scoring prompt): names the text most often between
+//   << and >> as the quoted token, `[EXPLANATION]: the token "<text>"`.
+// - Scoring prompts (the last user message of `score::build_scoring_request`, which starts with
+//   "Explanation: " and holds "Example 1: " blocks): takes the explanation's quoted token (from its
+//   first to its last double quote) and answers a JSON list with, per example, 1 when the example's
+//   text contains the token (detection) or when it has highlights and every highlighted span
+//   equals the token (fuzz; the heading names "marked tokens"), both compared without surrounding
+//   whitespace. With `"logprobs": true` in the request it also sends one logprob per character of
+//   the answer.
+//
+// It parses the prompt format of scoring_prompt.hpp by hand, on purpose: when that format changes,
+// score_test's check that the fake scores a built prompt correctly fails until both agree.
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fake_llm_server.hpp"
+
+namespace autointerp::testing {
+
+/// The text most often between << and >> in `prompt` (a token ending in '>' keeps it).
+inline std::string most_highlighted(std::string const& prompt) {
+  std::map<std::string, int> counts;
+  for (std::size_t at = prompt.find("<<"); at != std::string::npos; at = prompt.find("<<", at)) {
+    std::size_t end = prompt.find(">>", at + 2);
+    if (end == std::string::npos) break;
+    while (end + 2 < prompt.size() && prompt[end + 2] == '>') ++end;  // a token that ends in '>' itself
+    ++counts[prompt.substr(at + 2, end - at - 2)];
+    at = end + 2;
+  }
+  std::string best;
+  int n = 0;
+  for (auto const& [text, c] : counts)
+    if (c > n) best = text, n = c;
+  return best;
+}
+
+/// The explaining answer for `prompt`: reasoning, then `**[EXPLANATION]:** the token "<most highlighted>"`.
+inline std::string explaining_answer(std::string const& prompt) {
+  return "The excerpts share one marked token.\n\n**[EXPLANATION]:** the token \"" + most_highlighted(prompt) + "\"";
+}
+
+/// A handler answering every request with `explaining_answer` of its last user message.
+inline fake_reply name_the_token(fake_request const& r) { return fake_reply::completion(explaining_answer(r.prompt())); }
+
+namespace fake_answers_detail {
+
+inline std::string_view trimmed(std::string_view s) {
+  auto t = s;
+  while (!t.empty() && (t.front() == ' ' || t.front() == '\n' || t.front() == '\t' || t.front() == '\r')) t.remove_prefix(1);
+  while (!t.empty() && (t.back() == ' ' || t.back() == '\n' || t.back() == '\t' || t.back() == '\r')) t.remove_suffix(1);
+  return t.empty() ? s : t;
+}
+
+inline std::vector<std::string> spans_of(std::string const& text) {
+  std::vector<std::string> spans;
+  for (std::size_t at = text.find("<<"); at != std::string::npos; at = text.find("<<", at)) {
+    std::size_t end = text.find(">>", at + 2);
+    if (end == std::string::npos) break;
+    while (end + 2 < text.size() && text[end + 2] == '>') ++end;
+    spans.push_back(text.substr(at + 2, end - at - 2));
+    at = end + 2;
+  }
+  return spans;
+}
+
+inline std::string example_marker(std::size_t k) { return "\n\nExample " + std::to_string(k) + ": "; }
+
+}  // namespace fake_answers_detail
+
+/// Whether `prompt` (a last user message) is a scoring prompt.
+inline bool is_scoring_prompt(std::string const& prompt) {
+  return prompt.rfind("Explanation: ", 0) == 0 && prompt.find(fake_answers_detail::example_marker(1)) != std::string::npos;
+}
+
+/// The per-example predictions the fake makes for a scoring prompt (empty for any other text).
+inline std::vector<bool> scoring_predictions(std::string const& prompt) {
+  using namespace fake_answers_detail;
+  std::vector<bool> out;
+  if (!is_scoring_prompt(prompt)) return out;
+  std::size_t const heading = prompt.find("\n\nTexts ");
+  if (heading == std::string::npos) return out;
+  std::string const explanation = prompt.substr(13, heading - 13);
+  std::size_t const heading_end = prompt.find(':', heading);
+  bool const fuzz = prompt.substr(heading, heading_end - heading).find("marked") != std::string::npos;
+  std::string token;
+  std::size_t const first = explanation.find('"'), last = explanation.rfind('"');
+  if (first != std::string::npos && last > first) token = explanation.substr(first + 1, last - first - 1);
+  std::string_view const key = trimmed(token);
+  std::size_t at = prompt.find(example_marker(1), heading);
+  for (std::size_t k = 1; at != std::string::npos; ++k) {
+    std::size_t const start = at + example_marker(k).size();
+    std::size_t const next = prompt.find(example_marker(k + 1), start);
+    std::string const text = prompt.substr(start, next == std::string::npos ? std::string::npos : next - start);
+    bool yes = false;
+    if (!token.empty()) {
+      if (fuzz) {
+        auto const spans = spans_of(text);
+        yes = !spans.empty();
+        for (auto const& s : spans) yes = yes && trimmed(s) == key;
+      } else {
+        yes = text.find(key) != std::string::npos;
+      }
+    }
+    out.push_back(yes);
+    at = next;
+  }
+  return out;
+}
+
+/// The fake's answer to a scoring prompt: `scoring_predictions` as a JSON list after a short
+/// sentence, e.g. "Here is my judgement.\n[1,0,1]".
+inline std::string answer_scoring(std::string const& prompt) {
+  std::string list = "[";
+  for (bool p : scoring_predictions(prompt)) {
+    if (list.size() > 1) list += ',';
+    list += p ? '1' : '0';
+  }
+  return "Here is my judgement.\n" + list + "]";
+}
+
+/// The handler that answers both kinds: scoring prompts with `answer_scoring` (plus per-character
+/// logprobs when asked for), every other prompt with the explaining answer.
+inline fake_reply fake_brain(fake_request const& r) {
+  auto const prompt = r.prompt();
+  if (!is_scoring_prompt(prompt)) return name_the_token(r);
+  auto const text = answer_scoring(prompt);
+  completion_fields f;
+  auto const* o = r.json.if_object();
+  auto const* lp = o ? o->if_contains("logprobs") : nullptr;
+  if (lp && lp->is_bool() && lp->get_bool())
+    for (char c : text) f.logprobs.emplace_back(std::string(1, c), c == '0' || c == '1' ? -0.05 : 0.0);
+  return fake_reply::completion(text, f);
+}
+
+}  // namespace autointerp::testing
