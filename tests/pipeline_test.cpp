@@ -3,6 +3,7 @@
 #include <autointerp/pipeline/output_dir.hpp>
 #include <autointerp/pipeline/progress.hpp>
 #include <autointerp/pipeline/run.hpp>
+#include <autointerp/pipeline/run_line.hpp>
 #include <autointerp/pipeline/shard.hpp>
 
 #include <boost/asio/cancellation_signal.hpp>
@@ -12,6 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <gtest/gtest.h>
 
@@ -374,6 +376,38 @@ TEST(output_dir, resume_trusts_explanation_files_and_restores_missing_lines) {
   ASSERT_EQ(whole.size(), 2u) << text;
   EXPECT_NE(whole[1].find("\"latent\":2,\"status\":\"explained\",\"explanation\":\"two\""), std::string::npos) << text;
   std::filesystem::remove_all(dir);
+}
+
+// The line reader shared by resume (output_dir) and reports (run_results), driven by fuzz_run_jsonl.
+TEST(run_line, reads_what_to_json_writes_and_skips_torn_or_foreign_lines) {
+  pl::latent_outcome o;
+  o.latent = {".model.layers.10", 4294967295u};
+  o.status = pl::latent_status::unparsed;
+  o.raw_answer = "no idea";
+  o.attempts = 3;
+  o.error = autointerp::make_error(errc::unparsed_answer, "no [EXPLANATION] line");
+  auto r = pl::parse_run_line(boost::json::serialize(pl::to_json(o)));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->module, ".model.layers.10");
+  EXPECT_EQ(r->latent, 4294967295u);
+  EXPECT_EQ(r->status, "unparsed");
+  EXPECT_EQ(r->explanation, "");
+  r = pl::parse_run_line(R"({"status":"explained","latent":5.0,"module":"m","explanation":"five"} )" "\r");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->latent, 5u);
+  EXPECT_EQ(r->explanation, "five");
+  r = pl::parse_run_line(R"({"module":"m","latent":1,"status":"explained","explanation":7})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->explanation, "") << "an explanation that is not a string is left out";
+  for (char const* bad : {"", "{\"module\":\"m\",\"lat", "[\"m\",1,\"explained\"]", "{\"module\":\"m\",\"latent\":1}",
+                          "{\"module\":\"m\",\"latent\":1.5,\"status\":\"explained\"}",
+                          "{\"module\":\"m\",\"latent\":-1,\"status\":\"explained\"}",
+                          "{\"module\":\"m\",\"latent\":4294967296,\"status\":\"explained\"}",
+                          "{\"module\":\"m\",\"latent\":\"1\",\"status\":\"explained\"}",
+                          "{\"module\":1,\"latent\":1,\"status\":\"explained\"}",
+                          "{\"module\":\"m\",\"latent\":1,\"status\":null}",
+                          "{\"module\":\"m\",\"latent\":1,\"status\":\"explained\"} {}"})
+    EXPECT_FALSE(pl::parse_run_line(bad)) << bad;
 }
 
 TEST(progress, counts_and_formats_without_a_terminal) {

@@ -57,4 +57,5 @@
 #include <autointerp/pipeline/output_dir.hpp>
 #include <autointerp/pipeline/progress.hpp>
 #include <autointerp/pipeline/run.hpp>
+#include <autointerp/pipeline/run_line.hpp>
 #include <autointerp/pipeline/shard.hpp>

@@ -4,6 +4,7 @@
 #include <autointerp/cache/latent_activations.hpp>
 #include <autointerp/error.hpp>
 #include <autointerp/pipeline/latent_outcome.hpp>
+#include <autointerp/pipeline/run_line.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -217,19 +218,9 @@ class output_dir {
     std::ifstream f(jsonl, std::ios::binary);
     std::string line;
     while (std::getline(f, line)) {
-      boost::system::error_code ec;
-      auto v = boost::json::parse(line, ec);
-      if (ec || !v.is_object()) continue;  // a torn last line
-      auto const& o = v.get_object();
-      auto const* m = o.if_contains("module");
-      auto const* l = o.if_contains("latent");
-      auto const* s = o.if_contains("status");
-      if (!m || !l || !s || !m->is_string() || !s->is_string() || !l->is_number()) continue;
-      if (s->get_string() != "explained") continue;
-      boost::system::error_code nec;
-      auto idx = l->to_number<std::uint32_t>(nec);
-      if (nec) continue;
-      explained_[std::string(m->get_string())].push_back(idx);
+      auto r = parse_run_line(line);
+      if (!r || r->status != "explained") continue;  // a torn last line, a foreign one, or not explained
+      explained_[std::move(r->module)].push_back(r->latent);
     }
     for (auto& [module, indices] : explained_) std::sort(indices.begin(), indices.end());
   }

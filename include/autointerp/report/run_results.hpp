@@ -5,6 +5,7 @@
 
 #include <autointerp/cache/latent_activations.hpp>
 #include <autointerp/error.hpp>
+#include <autointerp/pipeline/run_line.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
@@ -44,20 +45,9 @@ class run_results {
     std::ifstream f(r.dir_ / "run.jsonl", std::ios::binary);
     std::string line;
     while (f && std::getline(f, line)) {
-      boost::system::error_code jec;
-      auto v = boost::json::parse(line, jec);
-      if (jec || !v.is_object()) continue;
-      auto const& o = v.get_object();
-      auto const* m = o.if_contains("module");
-      auto const* l = o.if_contains("latent");
-      auto const* s = o.if_contains("status");
-      if (!m || !l || !s || !m->is_string() || !s->is_string()) continue;
-      auto index = l->to_number<std::uint32_t>(jec);
-      if (jec) continue;
-      run_entry e;
-      e.status = std::string(s->get_string());
-      if (auto const* x = o.if_contains("explanation"); x && x->is_string()) e.explanation = std::string(x->get_string());
-      r.entries_[{std::string(m->get_string()), index}] = std::move(e);
+      auto l = pipeline::parse_run_line(line);
+      if (!l) continue;
+      r.entries_[{std::move(l->module), l->latent}] = run_entry{std::move(l->status), std::move(l->explanation)};
     }
     return r;
   }
