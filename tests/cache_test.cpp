@@ -796,6 +796,30 @@ TEST(bad_input, bad_or_unreadable_config) {
   expect_error(first_error(tmp.path / "c"), errc::unreadable_file, "config.json");
 }
 
+// The parser `open` uses, on its own (fuzz_cache_config drives it): the same rules as before it
+// was factored out of the file reader.
+TEST(bad_input, module_config_parser) {
+  auto c = cache::parse_module_config(R"({"cache_ctx_len":64,"ctx_len":8,"n_tokens":4096,"model_name":"gpt2","x":[1]})",
+                                      "m/config.json");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->ctx_len, 64u) << "cache_ctx_len wins over ctx_len";
+  EXPECT_EQ(c->n_tokens, 4096u);
+  EXPECT_EQ(c->model_name, "gpt2");
+  c = cache::parse_module_config(R"({"ctx_len":4294967295,"n_tokens":-5})", "m/config.json");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->ctx_len, 4294967295u);
+  EXPECT_EQ(c->n_tokens, 0u) << "a non-positive n_tokens is ignored";
+  EXPECT_TRUE(c->model_name.empty());
+  for (char const* bad : {"", "[64]", "{\"cache_ctx_len\":0}", "{\"cache_ctx_len\":-1}", "{\"cache_ctx_len\":32.0}",
+                          "{\"cache_ctx_len\":4294967296}", "{\"cache_ctx_len\":null,\"ctx_len\":64}",
+                          "{\"ctx_len\":\"64\"}", "{\"ctx_len\":64,\"model_name\":null}", "{\"ctx_len\":64} x"}) {
+    auto r = cache::parse_module_config(bad, "m/config.json");
+    ASSERT_FALSE(r) << bad;
+    EXPECT_TRUE(r.error() == errc::bad_config) << bad;
+    EXPECT_EQ(r.error().message.rfind("m/config.json: ", 0), 0u) << r.error().message;
+  }
+}
+
 TEST(bad_input, unknown_module_and_latent_out_of_range) {
   auto d = cache::dataset::open(cache_a).value();
   auto r = d.load_latent("layers.4", 0);

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include <string>
 #include <vector>
 
@@ -165,6 +167,30 @@ TEST(parse_answer, unparsable_answers_are_reported_not_invented) {
   EXPECT_FALSE(ex::parse_answer(std::string("\0\0\xff[", 4)).parsed);
   // The empty last marker falls back to an earlier one with text.
   EXPECT_EQ(ex::parse_answer("[EXPLANATION]: dogs\n[EXPLANATION]:").explanation, "dogs");
+}
+
+// Found by fuzz_explanation_answer: removing a lone trailing "**" uncovered code ticks that were
+// then kept, so "``" became the explanation (and was not what parsing "[EXPLANATION]: ``" gives).
+TEST(parse_answer, markdown_left_by_a_lone_emphasis_marker_is_removed_too) {
+  EXPECT_FALSE(ex::parse_answer("EXPLANATION:\n``**").parsed);
+  EXPECT_EQ(ex::parse_answer("EXPLANATION:\n``**\ndigits").explanation, "digits");
+  EXPECT_EQ(ex::parse_answer("**[EXPLANATION]:** \"month names\"**").explanation, "month names");
+  EXPECT_EQ(ex::parse_answer("**[EXPLANATION]:** `code tokens`**").explanation, "code tokens");
+  EXPECT_EQ(ex::parse_answer("**[EXPLANATION]: Closing brackets** and more**").explanation, "Closing brackets** and more");
+}
+
+// Found while fuzzing the answer parser: every "explanation" of a line re-checked the whole text
+// before it, so an answer repeating the word (a degenerate generation; bodies may be 8 MB) took
+// quadratic time: 220 KB took minutes. Now the word is only looked for where the content starts.
+TEST(parse_answer, a_line_repeating_the_word_is_linear) {
+  std::string answer = "I";
+  for (int i = 0; i < 400000; ++i) answer += " explanation:";
+  auto const start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(ex::parse_answer(answer).parsed);
+  answer[0] = '*';
+  answer[1] = '*';
+  EXPECT_EQ(ex::parse_answer(answer).explanation.size(), answer.size() - std::string("**explanation:").size() - 1);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
 TEST(statistical, names_the_dominant_token_and_its_share) {

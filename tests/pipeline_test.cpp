@@ -7,6 +7,7 @@
 #include <autointerp/with_diagnostics.hpp>
 #include <autointerp/pipeline/progress.hpp>
 #include <autointerp/pipeline/run.hpp>
+#include <autointerp/pipeline/run_line.hpp>
 #include <autointerp/pipeline/shard.hpp>
 
 #include <boost/asio/cancellation_signal.hpp>
@@ -432,7 +433,16 @@ TEST(run_line, parses_what_to_json_writes_and_skips_foreign_lines) {
   EXPECT_EQ(line->usage.prompt_tokens, 7u);
   EXPECT_DOUBLE_EQ(line->usage.cost, 0.25);
   EXPECT_EQ(line->error, "gave up after 6 attempts");
+  auto five = pl::parse_run_line(R"({"status":"explained","latent":5.0,"module":"m","explanation":"five"} )" "\r");
+  ASSERT_TRUE(five);
+  EXPECT_EQ(five->latent.index, 5u);
+  EXPECT_EQ(five->explanation, "five");
   for (char const* bad : {"", "{", "[]", "{\"module\":\"m\",\"latent\":-1,\"status\":\"explained\"}",
+                          "{\"module\":\"m\",\"latent\":1.5,\"status\":\"explained\"}",
+                          "{\"module\":\"m\",\"latent\":4294967296,\"status\":\"explained\"}",
+                          "{\"module\":\"m\",\"latent\":\"1\",\"status\":\"explained\"}",
+                          "{\"module\":\"m\",\"latent\":1,\"status\":null}",
+                          "{\"module\":\"m\",\"latent\":1,\"status\":\"explained\"} {}",
                           "{\"module\":\"m\",\"latent\":1,\"status\":\"made up\"}", "{\"module\":1,\"latent\":1,\"status\":\"failed\"}"})
     EXPECT_FALSE(pl::parse_run_line(bad)) << bad;
   for (auto s : {pl::latent_status::explained, pl::latent_status::unparsed, pl::latent_status::failed,

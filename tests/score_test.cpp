@@ -102,7 +102,7 @@ TEST(score_samples, labels_distances_and_activations_come_from_the_record) {
   rec::latent_record r;
   r.latent = {"m", 7};
   r.test = {act({"a", " b", " c"}, {0, 2, 0}, 0, 10), act({"d", " e"}, {1, 0}, 1, 20), act({"f"}, {3}, 4, 30)};
-  r.non_activating = {silent({"g", " h"}, 0.f, 40), silent({"i", " j", " k"}, 0.75f, 50)};
+  r.non_activating = {silent({"g", " h"}, -1.f, 40), silent({"i", " j", " k"}, -0.75f, 50)};
   auto s = sc::build_samples(r, scorer_kind::detection);
   ASSERT_TRUE(s) << s.error().what();
   ASSERT_EQ(s->size(), 5u);
@@ -119,7 +119,7 @@ TEST(score_samples, labels_distances_and_activations_come_from_the_record) {
   EXPECT_EQ(by_id[10].text(), "a b c");
   EXPECT_FALSE(by_id[40].activating);
   EXPECT_EQ(by_id[40].distance, -1);  // a random window
-  EXPECT_EQ(by_id[50].distance, -0.75);  // a neighbour window: minus its score
+  EXPECT_EQ(by_id[50].distance, -0.75);  // a neighbour window: minus its score, as the record has it
   EXPECT_EQ(by_id[50].activations, (std::vector<float>{0, 0, 0}));
   EXPECT_EQ(by_id[50].quantile, 0u);
   for (auto const& x : *s) {

@@ -344,6 +344,33 @@ TEST(bad_input, unsupported_decoder_is_named) {
   EXPECT_NE(r.error().message.find("Replace"), std::string::npos) << r.error().message;
 }
 
+// Found by fuzz_tokenizer_json's review: each Replace of "a" by "aa" doubled every token, so a 2 KB
+// file with 34 of them asked for 16 GiB per token at load time (and never finished).
+TEST(bad_input, decoder_that_lengthens_text_without_bound) {
+  auto sequence = [](std::string const& step, int n) {
+    std::string d = R"({"type":"Sequence","decoders":[)";
+    for (int i = 0; i < n; ++i) d += (i ? "," : "") + step;
+    return d + "]}";
+  };
+  std::string const doubling = R"({"type":"Replace","pattern":{"String":"a"},"content":"aa"})";
+  auto six = parse_ok(bpe_json(sequence(doubling, 6), R"({"a":0})"));  // 64 times: still accepted
+  EXPECT_EQ(six.decode_token(0).value(), std::string(64, 'a'));
+  for (std::string const& step : {doubling, std::string(R"({"type":"Replace","pattern":{"String":""},"content":"x"})"),
+                                  std::string(R"({"type":"BPEDecoder","suffix":""})"),
+                                  std::string(R"({"type":"CTC","word_delimiter_token":""})")}) {
+    auto r = tk::parse_tokenizer(bpe_json(sequence(step, 34), R"({"a":0})"), "grow.json");
+    ASSERT_FALSE(r) << step;
+    EXPECT_EQ(r.error(), errc::unsupported_tokenizer);
+    EXPECT_NE(r.error().message.find("more than 64 times longer"), std::string::npos) << r.error().message;
+  }
+  auto r = tk::parse_tokenizer(bpe_json(sequence(R"({"type":"Fuse"})", 300), R"({"a":0})"), "long.json");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::unsupported_tokenizer);
+  EXPECT_NE(r.error().message.find("300 steps"), std::string::npos) << r.error().message;
+  // Steps that shorten text compound freely (Llama's decoder, many times over).
+  parse_ok(bpe_json(sequence(R"({"type":"Replace","pattern":{"String":"▁"},"content":" "})", 200), R"({"a":0})"));
+}
+
 TEST(bad_input, wrong_shapes) {
   for (char const* json : {R"([1,2])", R"({"decoder":null})", R"({"model":{"type":"BPE","vocab":[1]}})",
                            R"({"model":{"type":"BPE","vocab":{"a":-1}}})", R"({"model":{"type":"BPE","vocab":{"a":"x"}}})",

@@ -42,6 +42,18 @@ struct latent_summary {
   float max = 0;
 };
 
+/// What `open` reads from a delphi module's `config.json`.
+struct module_config {
+  std::uint32_t ctx_len = 0;   ///< `cache_ctx_len` (or `ctx_len` in older caches): tokens per row
+  std::uint64_t n_tokens = 0;  ///< `n_tokens` when a positive integer, else 0
+  std::string model_name;      ///< `model_name`; empty when absent
+};
+
+/// Parses the text of a module's `config.json`; `file` names it in messages. Other keys are
+/// ignored. Error: `errc::bad_config` (not a JSON object, no positive 32-bit context length, a
+/// `model_name` that is not a string). Pure, thread-safe.
+AUTOINTERP_DECL result<module_config> parse_module_config(std::string_view json, std::filesystem::path const& file);
+
 namespace detail {
 struct dataset_state;
 }

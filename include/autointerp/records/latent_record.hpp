@@ -27,7 +27,7 @@ struct activating_example {
 /// A window in which the latent never fires.
 struct non_activating_example {
   std::vector<std::uint32_t> tokens;
-  float distance = 0;                   ///< neighbour score for the neighbour source; 0 for random
+  float distance = 0;                   ///< delphi's: minus the neighbour's score for neighbour windows, -1 for random ones
   std::vector<std::string> str_tokens;
 };
 

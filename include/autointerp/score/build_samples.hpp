@@ -47,8 +47,9 @@ inline score_sample non_activating_sample(records::non_activating_example const&
   s.str_tokens = strings_of(ex.tokens, ex.str_tokens);
   s.activations.assign(ex.tokens.size(), 0.f);
   s.activating = false;
-  // Random windows carry distance 0 in the record; delphi writes -1 for them.
-  s.distance = ex.distance == 0.f ? -1.0 : -static_cast<double>(ex.distance);
+  // The record already holds delphi's distance: -1 for a random window, minus the neighbour's
+  // score for a neighbour window. A hand-made record's 0 is read as random.
+  s.distance = ex.distance == 0.f ? -1.0 : static_cast<double>(ex.distance);
   return s;
 }
 

@@ -110,8 +110,10 @@ class tokenizer {
 
 /// Parses the text of a tokenizer.json. `source` names it in error messages (a path, usually).
 /// Errors: `errc::bad_tokenizer` (not JSON, truncated, a required key missing or of the wrong
-/// type), `errc::unsupported_tokenizer` (a model type or decoder we do not implement; the message
-/// names the component). Thread-safe; pure CPU work (about 0.1-0.5 s for a 128k vocabulary).
+/// type), `errc::unsupported_tokenizer` (a model type or decoder we do not implement, the message
+/// naming the component; or a decoder of more than 256 steps, or whose steps could make text more
+/// than 64 times longer, e.g. Replace steps that each double it). Thread-safe; pure CPU work
+/// (about 0.1-0.5 s for a 128k vocabulary).
 AUTOINTERP_DECL result<tokenizer> parse_tokenizer(std::string_view json, std::string_view source = "tokenizer.json");
 
 /// Reads and parses a tokenizer.json file. Errors: `errc::file_not_found`, `errc::unreadable_file`,

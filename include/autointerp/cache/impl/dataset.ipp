@@ -19,6 +19,29 @@
 
 namespace autointerp::cache {
 
+AUTOINTERP_DECL result<module_config> parse_module_config(std::string_view json, std::filesystem::path const& file) {
+  std::string const f = file.string();
+  boost::system::error_code ec;
+  auto v = boost::json::parse(json, ec);
+  if (ec || !v.is_object()) return make_error(errc::bad_config, f + ": not a JSON object (" + ec.message() + ")");
+  auto const& o = v.get_object();
+  module_config c;
+  auto const* ctx = o.if_contains("cache_ctx_len");
+  if (!ctx) ctx = o.if_contains("ctx_len");  // older delphi caches
+  std::uint64_t n = 0;
+  if (!ctx || !(ctx->is_uint64() || ctx->is_int64()) || (n = ctx->is_uint64() ? ctx->get_uint64() : std::uint64_t(ctx->get_int64())) == 0 ||
+      (ctx->is_int64() && ctx->get_int64() < 0) || n > 0xffffffffu)
+    return make_error(errc::bad_config, f + ": needs \"cache_ctx_len\" (or \"ctx_len\" in older caches) as a positive integer");
+  c.ctx_len = static_cast<std::uint32_t>(n);
+  if (auto const* t = o.if_contains("n_tokens"); t && t->is_int64() && t->get_int64() > 0)
+    c.n_tokens = static_cast<std::uint64_t>(t->get_int64());
+  if (auto const* m = o.if_contains("model_name")) {
+    if (!m->is_string()) return make_error(errc::bad_config, f + ": \"model_name\" is not a string");
+    c.model_name = std::string(m->get_string());
+  }
+  return c;
+}
+
 namespace detail {
 
 struct module_state {
@@ -95,35 +118,10 @@ inline std::string join_names(std::vector<std::string> const& names, std::size_t
   return s.empty() ? "none" : s;
 }
 
-struct module_config {
-  std::uint32_t ctx_len = 0;
-  std::uint64_t n_tokens = 0;
-  std::string model_name;
-};
-
 inline result<module_config> read_module_config(std::filesystem::path const& file) {
   auto text = read_small_file(file);
   if (!text) return text.error();
-  std::string const f = file.string();
-  boost::system::error_code ec;
-  auto v = boost::json::parse(*text, ec);
-  if (ec || !v.is_object()) return make_error(errc::bad_config, f + ": not a JSON object (" + ec.message() + ")");
-  auto const& o = v.get_object();
-  module_config c;
-  auto const* ctx = o.if_contains("cache_ctx_len");
-  if (!ctx) ctx = o.if_contains("ctx_len");  // older delphi caches
-  std::uint64_t n = 0;
-  if (!ctx || !(ctx->is_uint64() || ctx->is_int64()) || (n = ctx->is_uint64() ? ctx->get_uint64() : std::uint64_t(ctx->get_int64())) == 0 ||
-      (ctx->is_int64() && ctx->get_int64() < 0) || n > 0xffffffffu)
-    return make_error(errc::bad_config, f + ": needs \"cache_ctx_len\" (or \"ctx_len\" in older caches) as a positive integer");
-  c.ctx_len = static_cast<std::uint32_t>(n);
-  if (auto const* t = o.if_contains("n_tokens"); t && t->is_int64() && t->get_int64() > 0)
-    c.n_tokens = static_cast<std::uint64_t>(t->get_int64());
-  if (auto const* m = o.if_contains("model_name")) {
-    if (!m->is_string()) return make_error(errc::bad_config, f + ": \"model_name\" is not a string");
-    c.model_name = std::string(m->get_string());
-  }
-  return c;
+  return parse_module_config(*text, file);
 }
 
 inline error module_not_found(dataset_state const& s, std::string_view name) {

@@ -22,31 +22,29 @@ inline std::string_view trim(std::string_view s) noexcept {
 inline char lower(char c) noexcept { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
 
 // Position just past "explanation" followed (after optional ']', '*', '_' and spaces) by ':' when
-// the line holds such a marker, searching from the left.
+// the line holds such a marker.
 inline std::optional<std::size_t> marker_end(std::string_view line) {
   static constexpr std::string_view word = "explanation";
-  for (std::size_t at = 0; at + word.size() <= line.size(); ++at) {
-    bool match = true;
-    for (std::size_t k = 0; k < word.size() && match; ++k) match = lower(line[at + k]) == word[k];
-    if (!match) continue;
-    // The word must start the line's content (after markdown and an optional '[') to count as a marker,
-    // so prose such as "my explanation: ..." in the middle of a sentence is not taken.
-    bool starts = true;
-    for (std::size_t k = 0; k < at; ++k) {
-      char c = line[k];
-      if (!(is_space(c) || c == '*' || c == '_' || c == '#' || c == '>' || c == '-' || c == '[' || c == '`' ||
-            c == '+'))
-        starts = false;
-    }
-    if (!starts) continue;
-    std::size_t p = at + word.size();
-    while (p < line.size() && (line[p] == ']' || line[p] == '*' || line[p] == '_' || line[p] == ' ' || line[p] == '`'))
-      ++p;
-    if (p < line.size() && line[p] == ':') {
-      ++p;
-      while (p < line.size() && (line[p] == '*' || line[p] == '_' || line[p] == '`')) ++p;  // "**Explanation:** x"
-      return p;
-    }
+  // The word must start the line's content (after markdown and an optional '[') to count as a marker,
+  // so prose such as "my explanation: ..." in the middle of a sentence is not taken. Markdown
+  // characters are not letters, so the only place the word can be is where the content starts
+  // (looking for it further on made a line repeating "explanation" quadratic).
+  std::size_t at = 0;
+  for (; at < line.size(); ++at) {
+    char const c = line[at];
+    if (!(is_space(c) || c == '*' || c == '_' || c == '#' || c == '>' || c == '-' || c == '[' || c == '`' || c == '+'))
+      break;
+  }
+  if (line.size() - at < word.size()) return std::nullopt;
+  for (std::size_t k = 0; k < word.size(); ++k)
+    if (lower(line[at + k]) != word[k]) return std::nullopt;
+  std::size_t p = at + word.size();
+  while (p < line.size() && (line[p] == ']' || line[p] == '*' || line[p] == '_' || line[p] == ' ' || line[p] == '`'))
+    ++p;
+  if (p < line.size() && line[p] == ':') {
+    ++p;
+    while (p < line.size() && (line[p] == '*' || line[p] == '_' || line[p] == '`')) ++p;  // "**Explanation:** x"
+    return p;
   }
   return std::nullopt;
 }
@@ -67,10 +65,14 @@ inline std::string clean(std::string_view s) {
       s = trim(s.substr(1, s.size() - 2));
       changed = true;
     }
+    if (changed) continue;
+    // A lone leading or trailing emphasis marker left by "**[EXPLANATION]:** text**". What it hid
+    // may be wrapped in turn ("``**" is only code ticks), so the loop goes round again.
+    std::size_t const before = s.size();
+    while (s.size() >= 2 && s.substr(s.size() - 2) == "**") s = trim(s.substr(0, s.size() - 2));
+    while (s.size() >= 2 && s.substr(0, 2) == "**") s = trim(s.substr(2));
+    changed = s.size() != before;
   }
-  // A lone leading or trailing emphasis marker left by "**[EXPLANATION]:** text**".
-  while (s.size() >= 2 && s.substr(s.size() - 2) == "**") s = trim(s.substr(0, s.size() - 2));
-  while (s.size() >= 2 && s.substr(0, 2) == "**") s = trim(s.substr(2));
   return std::string(s);
 }
 

@@ -233,6 +233,25 @@ AUTOINTERP_DECL void apply_decoder_steps(std::vector<decoder_step> const& steps,
   for (auto const& step : steps) std::visit([&](auto const& s) { apply_step(s, tokens); }, step);
 }
 
+// How many times longer a step can make its text, at most. Steps that insert text compound: each
+// Replace of "a" by "aa" doubles it, so 40 of them in a 2 KB file would ask for 2^40 bytes per token.
+inline double expansion_bound(decoder_step const& step) noexcept {
+  auto const inserting = [](std::string_view pattern, std::string_view with) {
+    if (pattern.empty()) return 1.0 + static_cast<double>(with.size());  // `with` before every character
+    return std::max(1.0, static_cast<double>(with.size()) / static_cast<double>(pattern.size()));
+  };
+  if (auto const* r = std::get_if<replace_step>(&step)) return inserting(r->pattern, r->content);
+  if (auto const* b = std::get_if<bpe_suffix_step>(&step)) return inserting(b->suffix, " ");
+  if (auto const* c = std::get_if<ctc_step>(&step)) return c->cleanup ? inserting(c->word_delimiter_token, " ") : 1.0;
+  if (std::holds_alternative<byte_level_step>(step)) return 1.5;  // a 2-byte character -> a lone byte -> U+FFFD
+  return 1.0;  // the others only remove text, or add one space per token
+}
+
+// Refused above these: no real tokenizer comes close (Llama's and Gemma's decoders shorten text,
+// BERT's adds one space per token), and they bound the work and memory of loading a file.
+inline constexpr double max_decoder_expansion = 64;
+inline constexpr std::size_t max_decoder_steps = 256;
+
 }  // namespace detail
 
 AUTOINTERP_DECL error tokenizer::out_of_range(std::uint32_t id) const {
@@ -449,6 +468,23 @@ struct tokenizer_builder {
     return {};
   }
 
+  // Checked before any token is decoded: a decoder whose steps could lengthen text without bound
+  // (or that has absurdly many steps) is refused instead of exhausting memory or time.
+  result<void> check_decoder_bounds() const {
+    if (tok.steps_.size() > detail::max_decoder_steps)
+      return unsupported("a decoder with " + std::to_string(tok.steps_.size()) + " steps",
+                         "at most " + std::to_string(detail::max_decoder_steps) + " steps");
+    double expansion = 1;
+    for (auto const& step : tok.steps_) {
+      expansion *= detail::expansion_bound(step);
+      if (expansion > detail::max_decoder_expansion)
+        return unsupported("a decoder whose Replace, BPEDecoder or CTC steps can make text more than " +
+                               std::to_string(static_cast<int>(detail::max_decoder_expansion)) + " times longer",
+                           "decoders that lengthen text at most that much");
+    }
+    return {};
+  }
+
   // The model's id -> token table; `model_size` is what Hugging Face calls the vocabulary size
   // (the number of entries), which decides the ids given to new added tokens.
   result<void> read_model(boost::json::object const& model, std::vector<std::string_view>& by_id,
@@ -579,6 +615,7 @@ struct tokenizer_builder {
     if (auto const* dec = top.if_contains("decoder"); dec && !dec->is_null()) {
       tok.has_decoder_ = true;
       if (auto r = add_decoder(*dec, "decoder"); !r) return r.error();
+      if (auto r = check_decoder_bounds(); !r) return r.error();
     }
 
     std::size_t const n = by_id.size();
