@@ -1,7 +1,7 @@
 #pragma once
 // The subcommands of the `autointerp` tool. Each adds itself to the app and, when chosen, sets
 // `run` to the function that does the work and returns the exit code (0 ok, 1 some latents
-// failed, 2 bad usage or input).
+// failed or a runtime failure after a good start, 2 bad usage or input).
 
 #include <CLI/CLI.hpp>
 
@@ -16,6 +16,8 @@ void add_convert_command(CLI::App& app, action& run);
 void add_records_command(CLI::App& app, action& run);
 
 void add_explain_command(CLI::App& app, action& run);
+void add_score_command(CLI::App& app, action& run);
+void add_summary_command(CLI::App& app, action& run);
 void add_show_command(CLI::App& app, action& run);
 void add_report_command(CLI::App& app, action& run);
 

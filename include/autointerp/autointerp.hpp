@@ -69,6 +69,10 @@
 #include <autointerp/score/score_sample.hpp>
 #include <autointerp/score/scoring_options.hpp>
 #include <autointerp/score/scoring_prompt.hpp>
+#include <autointerp/score/scorer.hpp>
+#include <autointerp/score/keyword_scorer.hpp>
+#include <autointerp/score/llm_scorer.hpp>
+#include <autointerp/score/run_scores.hpp>
 #include <autointerp/score/summary.hpp>
 #include <autointerp/pipeline/explain_latent.hpp>
 #include <autointerp/pipeline/latent_outcome.hpp>
@@ -77,5 +81,6 @@
 #include <autointerp/pipeline/run.hpp>
 #include <autointerp/pipeline/run_line.hpp>
 #include <autointerp/pipeline/run_store.hpp>
+#include <autointerp/pipeline/score_stage.hpp>
 #include <autointerp/pipeline/stage.hpp>
 #include <autointerp/pipeline/shard.hpp>

@@ -65,6 +65,7 @@ struct stage_outcome {
   token_usage usage;
   std::chrono::milliseconds latency{0};
   std::optional<autointerp::error> error;  ///< set when failed (and for skipped, the reason)
+  std::optional<std::uint64_t> n_activations;  ///< scorers: the latent's firing count (for weighted F1)
   std::vector<output_file> files;
 };
 

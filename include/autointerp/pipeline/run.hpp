@@ -69,13 +69,14 @@ enum class stop_reason {
 /// Counts and totals of a run.
 struct run_summary {
   std::size_t explained = 0, unparsed = 0, failed = 0, skipped = 0;
+  std::size_t scored = 0;         ///< latents whose first stage was a scorer and scored
   std::size_t already_done = 0;   ///< skipped because an earlier run finished them (resume)
   std::size_t max_in_flight = 0;  ///< the largest number of latents in flight at once
   token_usage usage;              ///< summed over all outcomes
   stop_reason stop = stop_reason::completed;
   std::optional<autointerp::error> fatal;  ///< the error that stopped the run when `stop == fatal`
 
-  std::size_t processed() const noexcept { return explained + unparsed + failed + skipped; }
+  std::size_t processed() const noexcept { return explained + unparsed + failed + skipped + scored; }
 };
 
 namespace detail {
@@ -121,7 +122,7 @@ struct run_state {
       case latent_status::unparsed: ++summary.unparsed; break;
       case latent_status::failed: ++summary.failed; break;
       case latent_status::skipped: ++summary.skipped; break;
-      case latent_status::scored: ++summary.explained; break;
+      case latent_status::scored: ++summary.scored; break;
     }
     summary.usage += o.usage;
     if (o.status == latent_status::failed && o.error && is_fatal(*o.error) && !summary.fatal) {

@@ -28,11 +28,13 @@ struct run_line {
   std::int64_t latency_ms = 0;
   std::optional<std::string> error;
   std::string raw;  ///< unparsed answers
+  std::optional<std::uint64_t> n_activations;  ///< scorer lines: the latent's firing count
 };
 
 /// The line for `o` of latent `id` (without the newline): module, latent, status, explanation,
 /// attempts, usage {prompt_tokens, completion_tokens, cost when known}, latency_ms, error (null or
-/// one line), `raw` for unparsed answers, and `stage` for stages other than explain.
+/// one line), `raw` for unparsed answers, `stage` for stages other than explain, and a scorer's
+/// `n_activations`.
 inline boost::json::object to_json(cache::latent_id const& id, stage_outcome const& o) {
   boost::json::object usage{{"prompt_tokens", o.usage.prompt_tokens}, {"completion_tokens", o.usage.completion_tokens}};
   if (o.usage.cost > 0) usage["cost"] = o.usage.cost;
@@ -47,6 +49,7 @@ inline boost::json::object to_json(cache::latent_id const& id, stage_outcome con
   else j["error"] = nullptr;
   if (o.status == latent_status::unparsed) j["raw"] = o.raw_answer;
   if (o.stage != "explain") j["stage"] = o.stage;
+  if (o.n_activations) j["n_activations"] = *o.n_activations;
   return j;
 }
 
@@ -94,6 +97,11 @@ inline std::optional<run_line> parse_run_line(std::string_view text) {
   }
   if (auto const* x = o.if_contains("error"); x && x->is_string()) r.error = std::string(x->get_string());
   if (auto const* x = o.if_contains("raw"); x && x->is_string()) r.raw = std::string(x->get_string());
+  if (auto const* x = o.if_contains("n_activations"); x && x->is_number()) {
+    boost::system::error_code e;
+    auto n = x->to_number<std::uint64_t>(e);
+    if (!e) r.n_activations = n;
+  }
   return r;
 }
 

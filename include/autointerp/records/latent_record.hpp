@@ -35,6 +35,7 @@ struct non_activating_example {
 struct latent_record {
   cache::latent_id latent;
   std::uint32_t n_examples = 0;          ///< activating windows built (before sampling)
+  std::uint64_t n_activations = 0;       ///< tokens where the latent fires in the cache (its firing count)
   double per_token_frequency = 0;        ///< activations / tokens in the cache
   double per_context_frequency = 0;      ///< windows with activity / all windows
   std::vector<float> examples_max_activation;  ///< maxima of the first (up to) 50 windows, in order

@@ -36,6 +36,7 @@ AUTOINTERP_DECL result<latent_record> build_record(cache::token_matrix const& to
 
   latent_record rec;
   rec.latent = latent.latent;
+  rec.n_activations = latent.size();
   rec.n_examples = static_cast<std::uint32_t>(w.size());
   if (w.size() < o.min_examples)
     return make_error(errc::too_few_examples,

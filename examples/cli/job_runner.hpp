@@ -1,0 +1,292 @@
+#pragma once
+// What `explain` and `score` share: the cache and latents they read, the provider they call, the
+// scorers they run, and the job itself under the scheduler (progress on stderr, Ctrl-C drains then
+// cancels, the closing summary line and exit code).
+
+#include "cache_selection.hpp"
+#include "record_args.hpp"
+
+#include <autointerp/explain/llm_explainer.hpp>
+#include <autointerp/llm/client.hpp>
+#include <autointerp/llm/client_options.hpp>
+#include <autointerp/llm/endpoint.hpp>
+#include <autointerp/pipeline/job.hpp>
+#include <autointerp/pipeline/run.hpp>
+#include <autointerp/pipeline/score_stage.hpp>
+#include <autointerp/pipeline/shard.hpp>
+#include <autointerp/score/keyword_scorer.hpp>
+#include <autointerp/score/llm_scorer.hpp>
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace cli {
+
+/// The flags of a job.
+struct job_args {
+  std::string cache, module, latents, out, tokenizer, tokens_file, shard = "0/1";
+  std::string provider, model, base_url;
+  std::size_t concurrency = 16;
+  std::size_t memory_budget_mib = 1024;
+  bool resume = false;
+  std::optional<std::uint32_t> max_tokens;
+  std::optional<double> temperature;
+  std::string scorers;  ///< comma-separated: detection, fuzz
+  std::size_t n_examples_shown = 5;
+  unsigned score_retries = 2;
+  std::string fuzz_type = "default";
+  bool logprobs = false;
+  record_args rec;
+};
+
+/// `verb` says what the job does to latents ("explain", "score") in the help texts.
+inline void add_job_options(CLI::App* cmd, job_args& a, std::string const& verb) {
+  cmd->add_option("cache", a.cache, "the latent cache folder (delphi's layout or native)")->required();
+  cmd->add_option("--module", a.module, "module (folder); may be omitted when the cache has one");
+  cmd->add_option("--latents", a.latents, "latents to " + verb + ", e.g. 0-9,17,100-199 (default: all)");
+  cmd->add_option("--out", a.out, "output folder: explanations/, scores/<scorer>/, run.jsonl (and prompts/ for dry runs)")
+      ->required();
+  cmd->add_option("--provider", a.provider,
+                  "openrouter, openai, local, stats or dry-run (default: openrouter when OPENROUTER_API_KEY is set, else stats)");
+  cmd->add_option("--model", a.model, "model name sent to the provider");
+  cmd->add_option("--base-url", a.base_url, "OpenAI-compatible base URL (required for local), e.g. http://127.0.0.1:8000/v1");
+  cmd->add_option("--concurrency", a.concurrency, "LLM calls in flight (as many more latents are prepared ahead)")
+      ->capture_default_str();
+  cmd->add_flag("--resume", a.resume, "skip work whose files exist in --out; never call the LLM for it again");
+  cmd->add_option("--shard", a.shard, "K/N: only the K-th of N deterministic slices of the latents (0 <= K < N)")
+      ->capture_default_str();
+  cmd->add_option("--tokenizer", a.tokenizer, "tokenizer.json (default: one beside or inside the cache)");
+  cmd->add_option("--tokens-file", a.tokens_file, "token matrix (.npy or .safetensors) for caches without tokens");
+  cmd->add_option("--memory-budget", a.memory_budget_mib, "MiB of decoded delphi shards kept in memory")->capture_default_str();
+  cmd->add_option("--max-tokens", a.max_tokens, "cap on each answer's length in tokens");
+  cmd->add_option("--temperature", a.temperature, "sampling temperature sent to the provider");
+  cmd->add_option("--scorers", a.scorers, "scorers run on each explanation: detection, fuzz (comma-separated)");
+  cmd->add_option("--n-examples-shown", a.n_examples_shown, "examples per scoring prompt")->capture_default_str();
+  cmd->add_option("--score-retries", a.score_retries, "times an unparsable scoring answer is asked again")->capture_default_str();
+  cmd->add_option("--fuzz-type", a.fuzz_type, "default or active (wrong highlights inside activating examples)")
+      ->capture_default_str();
+  cmd->add_flag("--logprobs", a.logprobs, "ask for logprobs: scores get probabilities (and AUC)");
+  add_record_options(cmd, a.rec);
+}
+
+/// The provider a job uses.
+struct provider_choice {
+  std::string name;               ///< openrouter, openai, local, stats or dry-run
+  bool llm = false;               ///< an LLM is called
+  bool chosen_by_default = false; ///< stats because no key is set: the job says so
+};
+
+inline autointerp::result<provider_choice> choose_provider(job_args& a) {
+  provider_choice c;
+  c.name = a.provider;
+  char const* key = std::getenv("OPENROUTER_API_KEY");
+  if (c.name.empty()) {
+    c.chosen_by_default = !(key && *key);
+    c.name = c.chosen_by_default ? "stats" : "openrouter";
+  }
+  c.llm = c.name == "openrouter" || c.name == "openai" || c.name == "local";
+  if (!c.llm && c.name != "stats" && c.name != "dry-run")
+    return autointerp::make_error(autointerp::errc::bad_option,
+                                  "--provider '" + c.name + "': use openrouter, openai, local, stats or dry-run");
+  if (a.model.empty()) a.model = c.name == "openai" ? "gpt-4o-mini" : c.name == "local" ? "default" : "openai/gpt-4o-mini";
+  return c;
+}
+
+/// Everything a command's stages may use.
+struct job_env {
+  boost::asio::any_io_executor io;
+  autointerp::llm::client* client = nullptr;  ///< set when the provider is an LLM
+  provider_choice provider;
+  autointerp::pipeline::job_sources const* sources = nullptr;
+};
+
+/// The scorers `a.scorers` names: LLM scorers with an LLM provider, the keyword baseline otherwise.
+inline autointerp::result<std::vector<std::unique_ptr<autointerp::score::scorer>>> make_scorers(job_args const& a,
+                                                                                                job_env const& env) {
+  namespace sc = autointerp::score;
+  std::vector<std::unique_ptr<sc::scorer>> out;
+  auto bad = [](std::string m) { return autointerp::make_error(autointerp::errc::bad_option, std::move(m)); };
+  if (a.scorers.empty()) return out;
+  if (a.n_examples_shown == 0) return bad("--n-examples-shown must be at least 1");
+  auto fuzz = sc::parse_fuzz_type(a.fuzz_type);
+  if (!fuzz) return bad("--fuzz-type '" + a.fuzz_type + "': use default or active");
+  if (env.provider.name == "dry-run")
+    return bad("--scorers with --provider dry-run: dry runs of scoring are not supported yet; drop --scorers");
+  sc::scoring_options so;
+  so.n_examples_shown = a.n_examples_shown;
+  so.seed = a.rec.options.seed;
+  so.fuzz = *fuzz;
+  so.logprobs = a.logprobs;
+  std::vector<std::string> seen;
+  for (std::size_t start = 0; start <= a.scorers.size();) {
+    auto comma = a.scorers.find(',', start);
+    if (comma == std::string::npos) comma = a.scorers.size();
+    std::string name = a.scorers.substr(start, comma - start);
+    start = comma + 1;
+    if (name.empty()) continue;
+    auto kind = sc::parse_scorer_kind(name);
+    if (!kind) return bad("--scorers: unknown scorer '" + name + "'; use detection, fuzz");
+    if (std::find(seen.begin(), seen.end(), name) != seen.end()) continue;
+    seen.push_back(name);
+    if (env.client) {
+      sc::llm_scorer_options lo;
+      lo.scoring = so;
+      lo.model = a.model;
+      lo.max_tokens = a.max_tokens;
+      lo.temperature = a.temperature;
+      lo.retries = a.score_retries;
+      out.push_back(std::make_unique<sc::llm_scorer>(*env.client, *kind, std::move(lo)));
+    } else {
+      out.push_back(std::make_unique<sc::keyword_scorer>(env.io, *kind, so));
+    }
+  }
+  return out;
+}
+
+// Progress on stderr: one redrawn bar on a terminal, a plain line every 10 s otherwise (logs, CI, a
+// Job's output).
+inline autointerp::pipeline::progress_sink stderr_progress(bool tty) {
+  return [tty](autointerp::pipeline::progress_report const& r) {
+    if (tty) {
+      constexpr std::size_t width = 30;
+      std::size_t const filled = r.total ? std::min(width, r.done * width / r.total) : width;
+      std::string bar(filled, '#');
+      bar.resize(width, '.');
+      std::fprintf(stderr, "\r\x1b[K[%s] %s%s", bar.c_str(), r.status.c_str(), r.final ? "\n" : "");
+    } else {
+      std::fprintf(stderr, "autointerp: %s\n", r.status.c_str());
+    }
+    std::fflush(stderr);
+  };
+}
+
+/// Builds the stages of a job once the inputs are open. Errors are usage errors (exit code 2).
+using stage_factory = std::function<autointerp::result<autointerp::pipeline::stage_list>(job_env const&)>;
+
+/// Opens what `a` names, builds the stages with `make_stages`, runs the job and prints its summary.
+/// Exit code: 0 done, 1 some latents failed or the job stopped after a good start, 2 bad input.
+inline int run_job(std::string_view command, job_args& a, stage_factory const& make_stages) {
+  namespace ai = autointerp;
+  namespace pl = ai::pipeline;
+  namespace asio = boost::asio;
+  auto usage = [&](std::string const& m) { return fail(command, m, 2); };
+  if (auto v = resolve_record_options(a.rec); !v) return usage(v.error().what());
+  if (a.concurrency == 0) return usage("--concurrency must be at least 1");
+  auto provider = choose_provider(a);
+  if (!provider) return usage(provider.error().what());
+  auto shard = pl::parse_shard(a.shard);
+  if (!shard) return usage("--" + shard.error().what());
+
+  auto opened = open_module(a.cache, a.tokens_file, a.module, a.memory_budget_mib);
+  if (!opened) return usage(opened.error().what());
+  auto const* module = opened->module;
+  auto indices = select_latents(a.latents, module->width);
+  if (!indices) return usage(indices.error().what());
+  std::vector<ai::cache::latent_id> latents;
+  latents.reserve(indices->size());
+  for (auto i : *indices) latents.push_back({a.module, i});
+  latents = pl::select_shard(std::move(latents), *shard);
+  auto neighbours = neighbours_for(a.rec, a.module);
+  if (!neighbours) return usage(neighbours.error().what());
+  // Without a tokenizer the job still runs, with token ids in the prompts.
+  auto tok = load_module_tokenizer(command, opened->data, *module, a.tokenizer, false);
+  if (!tok) return usage(tok.error().what());
+
+  asio::io_context io;
+  asio::thread_pool cpu(std::max(1u, std::thread::hardware_concurrency()));
+  pl::job_sources const sources{.data = opened->data, .tokens = *tok, .cpu = cpu.get_executor()};
+  std::unique_ptr<ai::llm::client> client;
+  if (provider->llm) {
+    auto ep = ai::llm::preset(provider->name, a.base_url);
+    if (!ep) return usage(ep.error().what());
+    ai::llm::client_options co;
+    co.endpoint = std::move(*ep);
+    co.max_connections = a.concurrency;
+    co.limits.max_in_flight = a.concurrency;  // the scheduler prepares as many latents again ahead
+    client = std::make_unique<ai::llm::client>(io.get_executor(), std::move(co));
+    if (auto const* e = client->config_error()) return usage(e->what());
+  }
+  job_env const env{io.get_executor(), client.get(), *provider, &sources};
+  auto stages = make_stages(env);
+  if (!stages) return usage(stages.error().what());
+
+  if (provider->chosen_by_default)  // said once the inputs are known to be good, so usage errors stay one line
+    std::cerr << "autointerp: no LLM configured (OPENROUTER_API_KEY is unset), so the statistical baseline "
+                 "explains and the keyword baseline scores; set the key or pass --provider openai|local for an LLM\n";
+  bool const tty = ::isatty(::fileno(stderr));
+  pl::job_options const options{.out = a.out,
+                                .resume = a.resume,
+                                .records = {.records = a.rec.options, .neighbours = std::move(*neighbours)},
+                                .progress = stderr_progress(tty),
+                                .progress_interval = tty ? std::chrono::milliseconds(100) : std::chrono::seconds(10)};
+  auto job = pl::make_job(sources, options, *stages, latents.size());
+  if (!job) return usage(job.error().what());
+  if (a.resume) {  // a killed run may have left explanation files without their run.jsonl line
+    auto repaired = job->store->repair_run_log();
+    if (!repaired) return usage(repaired.error().what());
+  }
+
+  // First Ctrl-C (or SIGTERM): drain; second: cancel what is in flight.
+  asio::cancellation_signal stop;
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  int interrupts = 0;
+  std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int) {
+    if (ec) return;
+    if (++interrupts == 1) {
+      std::cerr << "\nautointerp: stopping: finishing the latents in flight (Ctrl-C again to cancel them)\n";
+      stop.emit(asio::cancellation_type::partial);
+      signals.async_wait(on_signal);
+    } else {
+      std::cerr << "\nautointerp: cancelling the latents in flight\n";
+      stop.emit(asio::cancellation_type::terminal);
+    }
+  };
+  signals.async_wait(on_signal);
+
+  std::optional<pl::run_summary> summary;
+  ai::diagnostics diag;
+  boost::system::error_code run_ec;
+  auto const started = std::chrono::steady_clock::now();
+  pl::async_run(io.get_executor(), std::move(latents), job->hooks, pl::job_run_options(*stages, a.concurrency), diag,
+                asio::bind_cancellation_slot(stop.slot(), [&](boost::system::error_code ec, pl::run_summary s) {
+                  run_ec = ec;
+                  summary = std::move(s);
+                  signals.cancel();
+                  if (client) client->close_idle_connections();
+                }));
+  io.run();
+  job->progress->finish();
+  if (run_ec || !summary) return fail(command, run_ec ? diag.to_error(run_ec).what() : "the run did not complete", 1);
+  auto const& s = *summary;
+  double const secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::cerr << "autointerp: " << s.explained << " explained, ";
+  if (s.scored) std::cerr << s.scored << " scored, ";
+  std::cerr << s.unparsed << " unparsed, " << s.failed << " failed, " << s.skipped << " skipped";
+  if (s.already_done) std::cerr << ", " << s.already_done << " already done";
+  std::cerr << " in " << static_cast<long long>(secs * 1000) << " ms -> " << a.out << "\n";
+  // A fatal error after a good start (key rejected, no credit, disk full) is a runtime failure: 1.
+  if (s.stop == pl::stop_reason::fatal && s.fatal) return fail(command, "stopped: " + s.fatal->what(), 1);
+  if (s.failed > 0 || *job->write_error || s.stop != pl::stop_reason::completed) return 1;
+  return 0;
+}
+
+}  // namespace cli
