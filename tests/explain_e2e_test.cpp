@@ -10,7 +10,11 @@
 #include <autointerp/explain/statistical_explainer.hpp>
 #include <autointerp/pipeline/explain_stage.hpp>
 #include <autointerp/pipeline/job.hpp>
+#include <autointerp/pipeline/score_stage.hpp>
 #include <autointerp/records/load_record.hpp>
+#include <autointerp/score/keyword_scorer.hpp>
+#include <autointerp/score/llm_scorer.hpp>
+#include <autointerp/score/run_scores.hpp>
 #include <autointerp/with_diagnostics.hpp>
 #include <autointerp/pipeline/run.hpp>
 #include <autointerp/records/load_neighbour_activity.hpp>
@@ -97,6 +101,7 @@ struct harness {
   std::unique_ptr<ai::llm::client> client;
   std::unique_ptr<ai::explain::explainer> explainer;
   pl::stage_list stages;
+  std::vector<std::unique_ptr<ai::score::scorer>> scorers;
   bool expect_write_error = false;
   std::optional<ai::error> last_write_error;
 
@@ -133,6 +138,26 @@ struct harness {
       explainer = std::make_unique<ai::explain::statistical_explainer>(io.get_executor());
     }
     stages = {std::make_shared<pl::explain_stage>(*explainer)};
+  }
+
+  // Adds detection and fuzz stages after the explainer (LLM scorers with an LLM, else the keyword
+  // baseline), and the test and non-activating examples they need. `only` = no explain stage:
+  // explanations come from `explanations`.
+  void score(unsigned retries = 2, std::shared_ptr<pl::run_store const> explanations = {}) {
+    options.records.n_examples_test = 50;
+    options.records.n_non_activating = 50;
+    if (explanations) stages.clear();
+    for (auto kind : {ai::score::scorer_kind::detection, ai::score::scorer_kind::fuzz}) {
+      if (client) {
+        ai::score::llm_scorer_options so;
+        so.model = "fake/model";
+        so.retries = retries;
+        scorers.push_back(std::make_unique<ai::score::llm_scorer>(*client, kind, so));
+      } else {
+        scorers.push_back(std::make_unique<ai::score::keyword_scorer>(io.get_executor(), kind));
+      }
+      stages.push_back(std::make_shared<pl::score_stage>(*scorers.back(), explanations));
+    }
   }
 
   // The first `n` latents that fire often enough for the default (quantiles) sampler to draw train
@@ -464,6 +489,155 @@ TEST(explain_e2e, resume_after_a_drain_never_calls_the_llm_again_for_explained_l
   std::filesystem::remove_all(out);
 }
 
+// Pooled balanced accuracy of one scorer's files in `dir`, and the samples without a prediction.
+struct pooled {
+  double balanced_accuracy = 0;
+  std::size_t latents = 0, samples = 0, nulls = 0;
+};
+pooled pooled_scores(std::filesystem::path const& dir, std::string const& scorer) {
+  pooled p;
+  double tp = 0, tn = 0, pos = 0, neg = 0;
+  for (auto const& e : std::filesystem::directory_iterator(dir / "scores" / scorer)) {
+    ++p.latents;
+    auto const doc = boost::json::parse(read(e.path()));
+    for (auto const& v : doc.as_array()) {
+      auto const& o = v.as_object();
+      ++p.samples;
+      if (o.at("prediction").is_null()) {
+        ++p.nulls;
+        continue;
+      }
+      bool const act = o.at("activating").as_bool(), pred = o.at("prediction").as_bool();
+      (act ? pos : neg) += 1;
+      if (act && pred) ++tp;
+      if (!act && !pred) ++tn;
+    }
+  }
+  p.balanced_accuracy = (tp / pos + tn / neg) / 2;
+  return p;
+}
+
+TEST(score_e2e, planted_latents_score_high_and_an_unrelated_explanation_scores_half) {
+  auto planted = planted_tokens();
+  std::vector<std::uint32_t> idx;
+  for (auto const& [latent, token] : planted) idx.push_back(latent);
+  auto out = fresh_dir("score_planted");
+  {
+    harness h(backend::llm, ai::testing::fake_brain);
+    h.score();
+    auto s = h.run(harness::latents(idx), out, false, 8);
+    EXPECT_EQ(s.failed, 0u);
+  }
+  for (char const* scorer : {"detection", "fuzz"}) {
+    auto p = pooled_scores(out, scorer);
+    EXPECT_GE(p.latents, 5u) << scorer;
+    EXPECT_EQ(p.nulls, 0u) << scorer;
+    EXPECT_GE(p.balanced_accuracy, 0.9) << scorer;
+  }
+  // The same latents with explanations naming a token none of them fires on.
+  auto wrong = fresh_dir("score_wrong");
+  std::filesystem::create_directories(wrong / "explanations");
+  for (auto i : idx) std::ofstream(wrong / "explanations" / ("layers.6_latent" + std::to_string(i) + ".txt")) << R"("the token \" zebra\"")";
+  auto scored = fresh_dir("score_wrong_out");
+  {
+    harness h(backend::llm, ai::testing::fake_brain);
+    h.score(2, std::make_shared<pl::run_store const>(pl::run_store::open(wrong, pl::store_mode::read).value()));
+    auto s = h.run(harness::latents(idx), scored, false, 8);
+    EXPECT_EQ(s.failed, 0u);
+    EXPECT_EQ(s.scored, idx.size());
+  }
+  for (char const* scorer : {"detection", "fuzz"}) {
+    auto p = pooled_scores(scored, scorer);
+    EXPECT_NEAR(p.balanced_accuracy, 0.5, 0.05) << scorer;
+  }
+  for (auto const& d : {out, wrong, scored}) std::filesystem::remove_all(d);
+}
+
+TEST(score_e2e, thirty_percent_faults_leave_no_null_prediction_and_no_batch_is_paid_twice) {
+  std::map<std::string, int> successes;
+  std::size_t n = 0;
+  auto handler = [&](fake_request const& r) -> fake_reply {
+    std::size_t k = n++;
+    if (k % 10 < 3) {
+      switch (k / 10 % 4) {
+        case 0: return fake_reply::error(500, "internal");
+        case 1: return fake_reply::error(429, "slow down").with_header("retry-after-ms", "5");
+        case 2: return fake_reply::failure(fake_reply::action::reset_before_headers);
+        default: return fake_reply::error_in_200(502, "upstream provider error");
+      }
+    }
+    ++successes[r.prompt()];
+    return ai::testing::fake_brain(r);
+  };
+  harness h(backend::llm, handler);
+  h.score();
+  auto idx = h.live(40);
+  auto out = fresh_dir("score_faults");
+  auto s = h.run(harness::latents(idx), out, false, 16);
+  EXPECT_EQ(s.failed, 0u);
+  EXPECT_EQ(s.explained, idx.size());
+  for (char const* scorer : {"detection", "fuzz"}) {
+    auto p = pooled_scores(out, scorer);
+    EXPECT_EQ(p.latents, idx.size()) << scorer;
+    EXPECT_EQ(p.nulls, 0u) << scorer;
+  }
+  for (auto const& [prompt, c] : successes) EXPECT_EQ(c, 1) << prompt.substr(0, 200);
+  std::filesystem::remove_all(out);
+}
+
+TEST(score_e2e, answers_that_never_parse_give_null_predictions_counted_as_failed) {
+  std::size_t scoring_calls = 0;
+  auto handler = [&](fake_request const& r) {
+    if (!ai::testing::is_scoring_prompt(r.prompt())) return ai::testing::fake_brain(r);
+    ++scoring_calls;
+    return fake_reply::completion("I would rather not say.");
+  };
+  harness h(backend::llm, handler);
+  h.score(1);
+  auto idx = h.live(3);
+  auto out = fresh_dir("score_unparsed");
+  auto s = h.run(harness::latents(idx), out, false, 4);
+  EXPECT_EQ(s.failed, 0u);
+  std::size_t samples = 0, batches = 0;
+  for (char const* scorer : {"detection", "fuzz"}) {
+    auto p = pooled_scores(out, scorer);
+    EXPECT_EQ(p.nulls, p.samples) << scorer;
+    samples += p.samples;
+    for (auto const& e : std::filesystem::directory_iterator(out / "scores" / scorer)) {
+      std::set<std::int64_t> b;
+      auto const doc = boost::json::parse(read(e.path()));
+      for (auto const& v : doc.as_array()) b.insert(v.at("batch").as_int64());
+      batches += b.size();
+    }
+  }
+  EXPECT_EQ(scoring_calls, 2 * batches);  // one retry each (retries = 1), then null
+  auto store = pl::run_store::open(out, pl::store_mode::read).value();
+  auto scores = ai::score::read_run_scores(store).value();
+  std::size_t failed = 0;
+  for (auto const& [name, latents] : scores.by_scorer) failed += ai::score::summarize(latents).counts.failed;
+  EXPECT_EQ(failed, samples);
+  for (auto const& line : store.lines())
+    if (line.stage != "explain") {
+      EXPECT_EQ(line.status, pl::latent_status::scored);
+      ASSERT_TRUE(line.error);
+      EXPECT_NE(line.error->find("no list"), std::string::npos) << *line.error;
+    }
+  std::filesystem::remove_all(out);
+}
+
+TEST(explain_e2e, a_failed_latent_line_counts_the_attempts_actually_made) {
+  harness h(backend::llm, [](fake_request const&) { return fake_reply::error(500, "down"); });
+  auto idx = h.live(1);
+  auto out = fresh_dir("attempts");
+  auto s = h.run(harness::latents(idx), out, false, 1);
+  EXPECT_EQ(s.failed, 1u);
+  auto rows = run_lines(out);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].at("attempts").as_int64(), 10);  // the harness's retry.max_attempts
+  EXPECT_NE(std::string(rows[0].at("error").as_string()).find("10 attempts"), std::string::npos) << rows[0];
+  std::filesystem::remove_all(out);
+}
+
 TEST(explain_e2e, a_rejected_key_stops_the_job_early) {
   auto handler = [](fake_request const&) { return fake_reply::error(401, "invalid key"); };
   harness h(backend::llm, handler);
@@ -687,6 +861,186 @@ TEST(explain_cli, killed_mid_run_then_resumed_explains_every_latent_once) {
   for (auto const& [prompt, n] : answered) twice += n > 1;
   EXPECT_LE(twice, 8u);
   std::filesystem::remove_all(out);
+}
+
+// numpy's default (linear) percentile of sorted values.
+double linear_percentile(std::vector<double> const& v, double q) {
+  double const pos = q / 100 * static_cast<double>(v.size() - 1);
+  auto const lo = static_cast<std::size_t>(std::floor(pos));
+  auto const hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+}
+
+TEST(score_cli, summary_json_equals_the_formulas_computed_from_the_score_files) {
+  auto out = fresh_dir("cli_summary");
+  auto [code, text] = run_program({AUTOINTERP_CLI_EXE, "explain", cache_dir, "--latents", "60-140", "--min-examples", "10",
+                                   "--out", out.string(), "--scorers", "detection,fuzz"});
+  ASSERT_EQ(code, 0) << text;
+  EXPECT_NE(text.find("keyword baseline scores"), std::string::npos) << text;
+  auto [scode, json] = run_program({AUTOINTERP_CLI_EXE, "summary", out.string(), "--json"});
+  ASSERT_EQ(scode, 0) << json;
+  auto const doc = boost::json::parse(json.substr(json.find('{'))).as_object();
+  std::map<std::uint32_t, double> firing;
+  for (auto const& row : run_lines(out))
+    if (row.contains("n_activations")) firing[static_cast<std::uint32_t>(row.at("latent").as_int64())] = row.at("n_activations").to_number<double>();
+  for (char const* scorer : {"detection", "fuzz"}) {
+    SCOPED_TRACE(scorer);
+    double tp = 0, tn = 0, fp = 0, fn = 0, failed = 0, weighted = 0, weight = 0;
+    std::map<double, std::pair<double, double>> quantiles;  // distance -> (predicted activating, activating)
+    std::vector<double> per_latent;
+    std::size_t latents = 0;
+    for (auto const& e : std::filesystem::directory_iterator(out / "scores" / scorer)) {
+      ++latents;
+      double ltp = 0, ltn = 0, lfp = 0, lfn = 0;
+      auto const file = boost::json::parse(read(e.path()));
+      for (auto const& v : file.as_array()) {
+        auto const& o = v.as_object();
+        if (o.at("prediction").is_null()) {
+          ++failed;
+          continue;
+        }
+        bool const act = o.at("activating").as_bool(), pred = o.at("prediction").as_bool();
+        (act ? (pred ? ltp : lfn) : (pred ? lfp : ltn)) += 1;
+        if (act) {
+          auto& q = quantiles[o.at("distance").to_number<double>()];
+          q.first += pred;
+          q.second += 1;
+        }
+      }
+      tp += ltp, tn += ltn, fp += lfp, fn += lfn;
+      if (ltp + lfn > 0 && ltn + lfp > 0) per_latent.push_back((ltp / (ltp + lfn) + ltn / (ltn + lfp)) / 2);
+      if (2 * ltp + lfp + lfn > 0) {
+        auto name = e.path().stem().string();
+        double const n = firing.at(static_cast<std::uint32_t>(std::stoul(name.substr(name.rfind("latent") + 6))));
+        weighted += 2 * ltp / (2 * ltp + lfp + lfn) * n;
+        weight += n;
+      }
+    }
+    auto const& got = doc.at("scorers").at(scorer).as_object();
+    auto num = [&](char const* key) { return got.at(key).to_number<double>(); };
+    EXPECT_EQ(got.at("latents").as_int64(), static_cast<std::int64_t>(latents));
+    EXPECT_EQ(num("true_positives"), tp);
+    EXPECT_EQ(num("true_negatives"), tn);
+    EXPECT_EQ(num("false_positives"), fp);
+    EXPECT_EQ(num("false_negatives"), fn);
+    EXPECT_EQ(num("failed"), failed);
+    EXPECT_EQ(num("examples"), tp + tn + fp + fn);
+    EXPECT_NEAR(num("balanced_accuracy"), (tp / (tp + fn) + tn / (tn + fp)) / 2, 1e-9);
+    EXPECT_NEAR(num("precision"), tp / (tp + fp), 1e-9);
+    EXPECT_NEAR(num("recall"), tp / (tp + fn), 1e-9);
+    EXPECT_NEAR(num("f1"), 2 * tp / (2 * tp + fp + fn), 1e-9);
+    EXPECT_TRUE(got.at("auc").is_null());  // no logprobs from the keyword baseline
+    auto const& pq = got.at("per_quantile").as_array();
+    ASSERT_EQ(pq.size(), quantiles.size());
+    std::size_t i = 0;
+    for (auto const& [q, counts] : quantiles) {
+      EXPECT_EQ(pq[i].at("quantile").to_number<double>(), q);
+      EXPECT_EQ(pq[i].at("examples").to_number<double>(), counts.second);
+      EXPECT_NEAR(pq[i].at("accuracy").to_number<double>(), counts.first / counts.second, 1e-9);
+      ++i;
+    }
+    std::sort(per_latent.begin(), per_latent.end());
+    ASSERT_GE(per_latent.size(), 4u);
+    auto const& d = got.at("per_latent").as_object();
+    EXPECT_NEAR(d.at("median").to_number<double>(), linear_percentile(per_latent, 50), 1e-9);
+    EXPECT_NEAR(d.at("q1").to_number<double>(), linear_percentile(per_latent, 25), 1e-9);
+    EXPECT_NEAR(d.at("q3").to_number<double>(), linear_percentile(per_latent, 75), 1e-9);
+    double mean = 0;
+    for (double x : per_latent) mean += x / static_cast<double>(per_latent.size());
+    EXPECT_NEAR(d.at("mean").to_number<double>(), mean, 1e-9);
+    auto const& ci = d.at("ci95").as_array();
+    EXPECT_LE(ci[0].to_number<double>(), mean);
+    EXPECT_GE(ci[1].to_number<double>(), mean);
+    EXPECT_NEAR(num("weighted_f1"), weighted / weight, 1e-9);  // one module
+  }
+  std::filesystem::remove_all(out);
+}
+
+TEST(score_cli, score_reads_delphi_explanation_folders_and_resume_after_sigkill_asks_nothing_twice) {
+  // Explanations as delphi writes them: explanations/<module>_latent<i>.txt holding a JSON string.
+  auto planted = planted_tokens();
+  auto expl = fresh_dir("cli_delphi_expl");
+  std::filesystem::create_directories(expl / "explanations");
+  for (std::uint32_t i = 0; i < 150; ++i) {
+    auto it = planted.find(i);
+    std::string const token = it != planted.end() ? it->second : " the";
+    std::ofstream(expl / "explanations" / ("layers.6_latent" + std::to_string(i) + ".txt"))
+        << boost::json::serialize(boost::json::string("the token \"" + token + "\""));
+  }
+  asio::io_context server_io;
+  std::mutex m;
+  std::map<std::string, int> answered;
+  fake_llm_server server(server_io.get_executor(), [&](fake_request const& r) {
+    {
+      std::lock_guard lock(m);
+      ++answered[r.prompt()];
+    }
+    return ai::testing::fake_brain(r).after(std::chrono::milliseconds(10));
+  });
+  auto guard = asio::make_work_guard(server_io);
+  std::thread server_thread([&] { server_io.run(); });
+  auto out = fresh_dir("cli_score_kill");
+  std::vector<std::string> args{AUTOINTERP_CLI_EXE, "score", cache_dir, "--latents", "0-149", "--min-examples", "5",
+                                "--explanations", (expl / "explanations").string(), "--scorers", "detection,fuzz",
+                                "--provider", "local", "--base-url", server.base_url(), "--model", "fake",
+                                "--concurrency", "8", "--out", out.string()};
+  auto c = spawn(args);
+  for (int i = 0; i < 3000; ++i) {
+    std::error_code ec;
+    if (std::filesystem::exists(out / "run.jsonl", ec) && std::filesystem::file_size(out / "run.jsonl", ec) > 4000) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ::kill(c.pid, SIGKILL);
+  EXPECT_EQ(wait_exit(c.pid), 128 + SIGKILL);
+  ::close(c.out);
+  std::set<std::pair<std::string, std::uint32_t>> before;  // (scorer, latent) saved before the kill
+  for (auto const& row : run_lines(out))
+    if (row.at("status") == "scored")
+      before.emplace(std::string(row.at("stage").as_string()), static_cast<std::uint32_t>(row.at("latent").as_int64()));
+  EXPECT_GT(before.size(), 0u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // requests cut by the kill have arrived
+  auto const requests_at_kill = server.requests();
+  args.push_back("--resume");
+  auto [code, text] = run_program(args);
+  EXPECT_EQ(code, 0) << text;
+  server.stop();
+  guard.reset();
+  server_thread.join();
+  // Every latent with enough windows has both score files, each whole, none with a null prediction.
+  std::map<std::string, std::set<std::uint32_t>> files;
+  for (char const* scorer : {"detection", "fuzz"})
+    for (auto const& e : std::filesystem::directory_iterator(out / "scores" / scorer)) {
+      auto name = e.path().filename().string();
+      EXPECT_EQ(name.find(".tmp"), std::string::npos) << name;
+      auto const doc = boost::json::parse(read(e.path()));
+      for (auto const& v : doc.as_array()) EXPECT_FALSE(v.at("prediction").is_null()) << name;
+      files[scorer].insert(static_cast<std::uint32_t>(std::stoul(name.substr(name.rfind("latent") + 6))));
+    }
+  EXPECT_EQ(files["detection"], files["fuzz"]);
+  EXPECT_GT(files["detection"].size(), 20u);
+  std::set<std::uint32_t> scored_lines;
+  for (auto const& row : run_lines(out))
+    if (row.at("status") == "scored") scored_lines.insert(static_cast<std::uint32_t>(row.at("latent").as_int64()));
+  EXPECT_EQ(scored_lines, files["detection"]);
+  // Only batches of latents in flight at the kill may have been asked twice (2 x --concurrency latents
+  // in the scheduler, each with at most 40 batches over both scorers).
+  std::size_t twice = 0;
+  for (auto const& [prompt, n] : answered) twice += n > 1;
+  EXPECT_LE(twice, 16u * 40u);
+  // The resumed run asked exactly the batches of what was not saved before the kill: nothing saved
+  // was asked again (the fake's answers always parse, so one request per batch).
+  std::size_t expected_requests = 0;
+  for (char const* scorer : {"detection", "fuzz"})
+    for (auto latent : files[scorer]) {
+      if (before.contains({scorer, latent})) continue;
+      auto const doc = boost::json::parse(read(out / "scores" / scorer / ("layers.6_latent" + std::to_string(latent) + ".txt")));
+      std::set<std::int64_t> batches;
+      for (auto const& v : doc.as_array()) batches.insert(v.at("batch").as_int64());
+      expected_requests += batches.size();
+    }
+  EXPECT_EQ(server.requests() - requests_at_kill, expected_requests);
+  std::filesystem::remove_all(out);
+  std::filesystem::remove_all(expl);
 }
 
 // The JSON lines of `autointerp records` (stderr may add a summary line).

@@ -43,8 +43,10 @@ struct llm_scorer_options {
 
 /// Scores with an LLM through `client` (which must outlive the scorer). All batches of a latent
 /// are in flight at once; the client's `limits.max_in_flight` is the one bound across latents.
-/// A fatal error (401, 402) ends the latent with that error; other failed calls leave their batch
-/// null. A batch whose answer parsed is never asked again.
+/// A call that fails after the client's retries (a fatal one such as 401 or 402 among them) fails
+/// the latent's scoring with that error, so nothing partial is saved and a resumed run asks again;
+/// a batch whose answers never parse keeps null predictions. A batch whose answer parsed is never
+/// asked again.
 class llm_scorer final : public scorer {
  public:
   llm_scorer(llm::client& client, scorer_kind kind, llm_scorer_options options)
@@ -102,8 +104,9 @@ class llm_scorer final : public scorer {
     auto& out = st->out;
     if (st->fatal) co_return partial{std::move(out), st->fatal};
     if (st->cancelled) co_return partial{std::move(out), make_error(errc::cancelled, "scoring was cancelled")};
-    if (out.batches > 0 && out.failed_batches == out.batches && st->first_error)
-      co_return partial{std::move(out), st->first_error};
+    // A call that failed after the client's retries fails the latent's scoring, so that a resumed
+    // run asks again; answers that never parsed are the model's: their samples stay null.
+    if (st->call_error) co_return partial{std::move(out), st->call_error};
     out.batch_error = st->first_error;
     co_return partial{std::move(out), std::nullopt};
   }
@@ -116,7 +119,7 @@ class llm_scorer final : public scorer {
     std::vector<boost::asio::cancellation_signal> signals;
     std::size_t remaining = 0;
     score_result out;
-    std::optional<error> fatal, first_error;
+    std::optional<error> fatal, call_error, first_error;
     bool cancelled = false;
   };
 
@@ -133,8 +136,10 @@ class llm_scorer final : public scorer {
         auto e = diag.to_error(ec);
         if (ec == errc::cancelled) st->cancelled = true;
         else if (is_fatal(e) && !st->fatal) st->fatal = e;
+        else if (!st->call_error) st->call_error = e;
         if (!st->first_error) st->first_error = std::move(e);
-        break;
+        ++st->out.failed_batches;
+        co_return;
       }
       st->out.usage.prompt_tokens += response.usage.prompt_tokens;
       st->out.usage.completion_tokens += response.usage.completion_tokens;

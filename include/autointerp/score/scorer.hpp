@@ -54,15 +54,15 @@ class scorer {
 
   /// Scores `explanation` against the samples of `record` (its test and non-activating examples).
   ///
-  /// - Handler signature: `void(error_code, score_result)`. A batch that fails is not an error of
-  ///   the operation: its samples have null predictions and `batch_error` says why. On an error
-  ///   the result still says what was spent.
+  /// - Handler signature: `void(error_code, score_result)`. A batch whose answers never parse is
+  ///   not an error of the operation: its samples have null predictions and `batch_error` says
+  ///   why. On an error the result still says what was spent.
   /// - Completion executor: the handler's associated executor; without one, `get_executor()`.
   /// - Lifetimes: this scorer, `record` and `explanation` must outlive the operation; `diag` too.
   /// - Cancellation: `terminal` cancels the batches in flight (`errc::cancelled`).
-  /// - Errors: `errc::too_few_examples` (no test example), `errc::bad_option`, a fatal error of a
-  ///   batch's call (`is_fatal`: a rejected key, no credit), `errc::cancelled`, or the first batch
-  ///   error when every batch failed; the text goes to `diag` when given.
+  /// - Errors: `errc::too_few_examples` (no test example), `errc::bad_option`, `errc::cancelled`,
+  ///   and the error of a batch's call that failed after the client's retries (fatal ones such as
+  ///   a rejected key first); the text goes to `diag` when given.
   /// - Thread-safety: the SDK's scorers may run any number of operations at once from one executor.
   template <class CompletionToken = boost::asio::deferred_t>
     requires(!std::is_same_v<std::decay_t<CompletionToken>, diagnostics>)
