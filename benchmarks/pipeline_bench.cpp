@@ -7,10 +7,14 @@
 //     and no growth with the number of latents done.
 //  2. scheduling: a fake LLM answering after 200 ms, 64 latents in flight, 2,000 latents, against
 //     the ideal ceil(2000 / 64) x 200 ms. Target: within 5%.
+//  3. scoring: 500 latents explained and scored (detection and fuzz, 100 samples each in prompts of
+//     5: 1 + 20 + 20 calls a latent) against the same 200 ms fake, 64 calls in flight, against the
+//     ideal ceil(20,500 / 64) x 200 ms. Target: within 5%. Also prints prompt tokens per scored
+//     sample (about 4 bytes a token, the client's estimate).
 // The cache (100,000 latents, 262,144 tokens, 32 active latents per token spread evenly, so each
 // latent has about 84 activations) is generated in a temporary folder and removed at the end. Each
 // memory run is a fresh child process, so one run's heap does not colour the other's figures.
-// Usage: pipeline_bench [folder] [all|memory|llm]
+// Usage: pipeline_bench [folder] [all|memory|llm|score]
 #include <autointerp/cache/convert.hpp>
 #include <autointerp/cache/dataset.hpp>
 #include <autointerp/llm/client.hpp>
@@ -18,10 +22,13 @@
 #include <autointerp/explain/llm_explainer.hpp>
 #include <autointerp/pipeline/explain_stage.hpp>
 #include <autointerp/pipeline/job.hpp>
+#include <autointerp/pipeline/score_stage.hpp>
+#include <autointerp/score/llm_scorer.hpp>
 #include <autointerp/with_diagnostics.hpp>
 #include <autointerp/pipeline/run.hpp>
 #include <autointerp/tokenizer/tokenizer.hpp>
 
+#include "fake_answers.hpp"
 #include "fake_llm_server.hpp"
 #include "synthetic_cache.hpp"
 #include "test_paths.hpp"
@@ -54,7 +61,7 @@ namespace {
 bench::synthetic_cache_shape const shape{
     .width = 100'000, .shards = 8, .rows = 4096, .ctx = 64, .per_token = 32, .skew = 1.0};
 constexpr std::size_t dry_run_latents = 100'000, sample_every = 10'000;
-constexpr std::size_t llm_latents = 2'000, llm_in_flight = 64;
+constexpr std::size_t llm_latents = 2'000, llm_in_flight = 64, score_latents = 500;
 constexpr auto llm_latency = std::chrono::milliseconds(200);
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
@@ -106,7 +113,7 @@ enum class backend { llm, dry_run };
 
 /// The main job on `cache` for latents 0..n-1, the way the CLI wires it.
 job_result run_job(fs::path const& cache, backend kind, std::string const& base_url, std::size_t n,
-                   std::size_t in_flight, fs::path const& out) {
+                   std::size_t in_flight, fs::path const& out, bool scoring = false) {
   auto data = ai::cache::dataset::open(cache);
   if (!data) throw ai::exception(data.error());
   auto tok = ai::tokenizer::load_tokenizer(fs::path(AUTOINTERP_SOURCE_DIR) / "examples" / "data" / "tokenizer.json");
@@ -132,7 +139,15 @@ job_result run_job(fs::path const& cache, backend kind, std::string const& base_
   } else {
     explainer = std::make_unique<ai::explain::dry_run_explainer>(io.get_executor(), eo);
   }
-  pl::stage_list const stages{std::make_shared<pl::explain_stage>(*explainer)};
+  pl::stage_list stages{std::make_shared<pl::explain_stage>(*explainer)};
+  std::vector<std::unique_ptr<ai::score::scorer>> scorers;
+  if (scoring)
+    for (auto k : {ai::score::scorer_kind::detection, ai::score::scorer_kind::fuzz}) {
+      ai::score::llm_scorer_options so;
+      so.model = "bench/model";
+      scorers.push_back(std::make_unique<ai::score::llm_scorer>(*client, k, so));
+      stages.push_back(std::make_shared<pl::score_stage>(*scorers.back()));
+    }
   pl::job_options opts{.out = out, .resume = false, .records = {}, .progress = {}};
   opts.records.records.min_examples = 20;  // each latent has about 84 activating windows
 
@@ -249,6 +264,52 @@ int main(int argc, char** argv) {
                 "200 ms) = ratio %.3f (target >= 0.95: %s); %zu explained, %zu failed; calls capped at %zu, latents admitted at once %zu\n",
                 llm_in_flight, llm_latents, r.seconds, ideal, rounds, ratio, met ? "met" : "MISSED",
                 r.summary.explained, r.summary.failed, llm_in_flight, r.summary.max_in_flight);
+  }
+  // Explaining and scoring against the fake, which answers every kind of prompt from its text.
+  if (part == "all" || part == "score") {
+    asio::io_context server_io(1);
+    autointerp::testing::fake_server_options so;
+    so.light = false;  // the fake reads each prompt to answer it
+    std::atomic<std::uint64_t> scoring_calls{0}, scoring_bytes{0};
+    autointerp::testing::fake_llm_server server(
+        server_io.get_executor(),
+        [&](autointerp::testing::fake_request const& r) {
+          if (autointerp::testing::is_scoring_prompt(r.prompt())) {
+            ++scoring_calls;
+            scoring_bytes += r.body.size();
+          }
+          return autointerp::testing::fake_brain(r).after(llm_latency);
+        },
+        so);
+    auto guard = asio::make_work_guard(server_io);
+    std::thread server_thread([&] { server_io.run(); });
+    auto r = run_job(delphi, backend::llm, server.base_url(), score_latents, llm_in_flight, base / "out-score", true);
+    server.stop();
+    guard.reset();
+    server_thread.join();
+
+    std::size_t const calls = server.requests();
+    double const rounds = static_cast<double>((calls + llm_in_flight - 1) / llm_in_flight);
+    double const ideal = rounds * std::chrono::duration<double>(llm_latency).count();
+    double const ratio = ideal / r.seconds;
+    std::size_t samples = 0, nulls = 0;
+    for (char const* scorer : {"detection", "fuzz"})
+      for (auto const& e : fs::directory_iterator(base / "out-score" / "scores" / scorer)) {
+        std::ifstream f(e.path());
+        std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+        for (std::size_t at = text.find("\"prediction\":"); at != std::string::npos; at = text.find("\"prediction\":", at + 1)) {
+          ++samples;
+          nulls += text.compare(at + 13, 4, "null") == 0;
+        }
+      }
+    bool const met = ratio >= 0.95 && r.summary.explained == score_latents && calls == score_latents * 41 && nulls == 0;
+    all_met &= met;
+    std::printf("pipeline_bench score latency=200ms in_flight=%zu, %zu latents explained and scored (detection + fuzz): "
+                "%zu calls (%llu scoring) in %.2f s vs ideal %.2f s = ratio %.3f (target >= 0.95: %s); %zu samples "
+                "scored, %zu null; %.0f prompt tokens per scored sample (about 4 bytes a token)\n",
+                llm_in_flight, score_latents, calls, static_cast<unsigned long long>(scoring_calls.load()), r.seconds,
+                ideal, ratio, met ? "met" : "MISSED", samples, nulls,
+                samples ? static_cast<double>(scoring_bytes.load()) / 4.0 / static_cast<double>(samples) : 0.0);
   }
   fs::remove_all(base);
   return all_met ? 0 : 1;
