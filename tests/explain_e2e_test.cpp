@@ -28,6 +28,7 @@
 #include <boost/json/parse.hpp>
 
 #include <gtest/gtest.h>
+#include <zstd.h>
 
 #include <atomic>
 #include <filesystem>
@@ -1041,6 +1042,65 @@ TEST(score_cli, score_reads_delphi_explanation_folders_and_resume_after_sigkill_
   EXPECT_EQ(server.requests() - requests_at_kill, expected_requests);
   std::filesystem::remove_all(out);
   std::filesystem::remove_all(expl);
+}
+
+std::string unzstd(std::filesystem::path const& file) {
+  auto packed = read(file);
+  auto const size = ZSTD_getFrameContentSize(packed.data(), packed.size());
+  EXPECT_NE(size, ZSTD_CONTENTSIZE_ERROR);
+  EXPECT_NE(size, ZSTD_CONTENTSIZE_UNKNOWN);
+  std::string out(static_cast<std::size_t>(size), '\0');
+  auto const n = ZSTD_decompress(out.data(), out.size(), packed.data(), packed.size());
+  EXPECT_FALSE(ZSTD_isError(n));
+  return out;
+}
+
+std::filesystem::path const golden = std::filesystem::path(AUTOINTERP_TEST_FIXTURES) / "golden";
+
+TEST(golden, explain_records_report_and_show_write_what_they_wrote_before_the_reshaping) {
+  auto out = fresh_dir("golden");
+  auto [code, text] = run_program({AUTOINTERP_CLI_EXE, "explain", cache_dir, "--module", "layers.6", "--latents",
+                                   "69,119,154,211,245,288,860,1229", "--min-examples", "10", "--out", out.string()});
+  ASSERT_EQ(code, 0) << text;
+  std::size_t files = 0;
+  for (auto const& e : std::filesystem::directory_iterator(golden / "explain" / "explanations")) {
+    ++files;
+    EXPECT_EQ(read(out / "explanations" / e.path().filename()), read(e.path())) << e.path().filename();
+  }
+  EXPECT_EQ(files, 8u);
+  std::vector<std::string> lines;
+  {
+    std::istringstream in(read(out / "run.jsonl"));
+    for (std::string line; std::getline(in, line);) {
+      auto at = line.find("\"latency_ms\":");
+      ASSERT_NE(at, std::string::npos) << line;
+      line.erase(at, line.find(',', at) + 1 - at);
+      lines.push_back(line);
+    }
+  }
+  std::sort(lines.begin(), lines.end());
+  std::string joined;
+  for (auto const& l : lines) joined += l + "\n";
+  EXPECT_EQ(joined, read(golden / "explain" / "run.jsonl"));
+
+  auto [rcode, records] = run_program({AUTOINTERP_CLI_EXE, "records", cache_dir, "--latents", "60-80", "--min-examples", "3",
+                                       "--str-tokens"});
+  ASSERT_EQ(rcode, 0);
+  EXPECT_TRUE(records == unzstd(golden / "records.jsonl.zst")) << "records output changed";
+
+  auto page = out / "report.html";
+  auto [pcode, ptext] = run_program({AUTOINTERP_CLI_EXE, "report", cache_dir, "--out", page.string(), "--explanations", out.string()});
+  ASSERT_EQ(pcode, 0) << ptext;
+  auto expected_page = unzstd(golden / "report.html.zst");
+  for (auto const& [mark, path] : {std::pair<std::string, std::string>{"@RUN@", out.string()}, {"@CACHE@", cache_dir}})
+    for (auto at = expected_page.find(mark); at != std::string::npos; at = expected_page.find(mark))
+      expected_page.replace(at, mark.size(), path);
+  EXPECT_TRUE(read(page) == expected_page) << "report page changed";
+
+  auto [scode, shown] = run_program({AUTOINTERP_CLI_EXE, "show", cache_dir, "--latent", "69", "--n", "3", "--explanations", out.string()});
+  ASSERT_EQ(scode, 0);
+  EXPECT_EQ(shown, read(golden / "show.txt"));
+  std::filesystem::remove_all(out);
 }
 
 // The JSON lines of `autointerp records` (stderr may add a summary line).
