@@ -31,6 +31,7 @@
 #include <zstd.h>
 
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -1171,6 +1172,18 @@ TEST(explain_examples, explain_one_prints_a_planted_token) {
   auto [code, text] = run_program({AUTOINTERP_EXPLAIN_ONE_EXE, cache_dir, "layers.6", "69", (sample / "tokenizer.json").string()});
   EXPECT_EQ(code, 0) << text;
   EXPECT_NE(text.find("layers.6 latent 69: Statistical baseline (no LLM): active on \" Python\""), std::string::npos) << text;
+}
+
+TEST(explain_examples, explain_and_score_scores_a_planted_latent_offline) {
+  auto [code, text] = run_program({AUTOINTERP_EXPLAIN_AND_SCORE_EXE, cache_dir, "layers.6", "69", (sample / "tokenizer.json").string()});
+  ASSERT_EQ(code, 0) << text;
+  EXPECT_NE(text.find(planted_tokens().at(69)), std::string::npos) << text;  // the statistical baseline names it
+  for (char const* scorer : {"detection", "fuzz"}) {
+    auto at = text.find(std::string("  ") + scorer + ": balanced accuracy ");
+    ASSERT_NE(at, std::string::npos) << text;
+    double const ba = std::stod(text.substr(at + std::strlen(scorer) + 22));
+    EXPECT_GE(ba, 0.8) << scorer << "\n" << text;  // the keyword baseline finds the planted token
+  }
 }
 
 TEST(explain_examples, asio_server_answers_get_explain) {
