@@ -1,5 +1,6 @@
 // Seeing latents: colour mapping, escaping of hostile token text, the terminal view, the report's
-// embedded data and reading a run's results back.
+// embedded data and reading a run's results back, scores included (and `show`/`report --run` on a
+// real scored run of the sample).
 #include <autointerp/report/colour.hpp>
 #include <autointerp/report/escape.hpp>
 #include <autointerp/report/html_report.hpp>
@@ -7,6 +8,8 @@
 #include <autointerp/report/load_view.hpp>
 #include <autointerp/pipeline/run_store.hpp>
 #include <autointerp/report/terminal_view.hpp>
+#include <autointerp/score/metrics.hpp>
+#include <autointerp/score/run_scores.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
@@ -16,13 +19,18 @@
 
 #include "test_paths.hpp"
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <optional>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -506,3 +514,458 @@ TEST(load_view, planted_latents_of_the_sample) {
   ASSERT_FALSE(odd);
   EXPECT_TRUE(odd.error() == autointerp::errc::bad_option);
 }
+
+// ---- scores: read from a run folder, shown by the report and by show ------------------------------
+
+namespace {
+
+namespace sc = autointerp::score;
+
+// A scratch folder, removed at the end of the test.
+struct scratch {
+  std::filesystem::path path;
+  explicit scratch(std::string const& name)
+      : path(std::filesystem::temp_directory_path() / (name + "_" + std::to_string(::getpid()))) {
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~scratch() { std::filesystem::remove_all(path); }
+};
+
+std::string slurp(std::filesystem::path const& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// One sample of a hand-written score file, in delphi's fields; `prediction` is "true", "false" or "null".
+std::string sample_json(bool activating, std::string const& prediction) {
+  return std::string(R"({"str_tokens":[" a"," b"],"activations":[)") + (activating ? "1.5,0.0" : "0.0,0.0") +
+         R"(],"distance":)" + (activating ? "3" : "-1") + R"(,"activating":)" + (activating ? "true" : "false") +
+         R"(,"prediction":)" + prediction + R"(,"probability":null})";
+}
+
+std::string score_file(std::vector<std::string> const& samples) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < samples.size(); ++i) out += (i ? ",\n" : "\n") + samples[i];
+  return out + "\n]\n";
+}
+
+// FNV-1a, to compare pages and texts with the ones made before scores existed.
+std::uint64_t fnv1a(std::string const& s) {
+  std::uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+// A run folder with hand-made score files:
+//   detection/latent 1: activating predicted 1,1,1,0; non-activating 1,0,0,null -> TP 3 FN 1 FP 1 TN 2, 1 failed
+//   detection/latent 2: activating only, both predicted 1 (balanced accuracy undefined)
+//   fuzz/latent 1: two of each, all right (balanced accuracy 1)
+//   fuzz/latent 2: damaged
+//   latent 3: no score file at all
+void write_scored_run(std::filesystem::path const& dir) {
+  std::filesystem::create_directories(dir / "scores" / "detection");
+  std::filesystem::create_directories(dir / "scores" / "fuzz");
+  std::ofstream(dir / "scores" / "notes.txt") << "not a scorer\n";
+  std::ofstream(dir / "scores" / "detection" / "layers.6_latent1.txt")
+      << score_file({sample_json(true, "true"), sample_json(true, "true"), sample_json(true, "true"),
+                     sample_json(true, "false"), sample_json(false, "true"), sample_json(false, "false"),
+                     sample_json(false, "false"), sample_json(false, "null")});
+  std::ofstream(dir / "scores" / "detection" / "layers.6_latent2.txt")
+      << score_file({sample_json(true, "true"), sample_json(true, "true")});
+  std::ofstream(dir / "scores" / "fuzz" / "layers.6_latent1.txt")
+      << score_file({sample_json(true, "true"), sample_json(true, "true"), sample_json(false, "false"),
+                     sample_json(false, "false")});
+  std::ofstream(dir / "scores" / "fuzz" / "layers.6_latent2.txt") << "[{\"activating\": tru";
+}
+
+// The view of latent `index` with the run's scores, as `show` and `report` fill it.
+report::latent_view scored_view(pl::run_store const& store, std::uint32_t index) {
+  report::latent_view v;
+  v.latent = {"layers.6", index};
+  v.scores = report::load_scorer_figures(store, sc::list_scorers(store), v.latent);
+  return v;
+}
+
+report::scorer_figures figures_with(std::string scorer, std::optional<double> balanced_accuracy) {
+  report::scorer_figures f;
+  f.scorer = std::move(scorer);
+  f.metrics.balanced_accuracy = balanced_accuracy;
+  return f;
+}
+
+}  // namespace
+
+TEST(latent_view, unit_interval_bins) {
+  EXPECT_EQ(report::unit_interval_bin(0.0, 20), 0u);
+  EXPECT_EQ(report::unit_interval_bin(0.0499, 20), 0u);
+  EXPECT_EQ(report::unit_interval_bin(0.05, 20), 1u);
+  EXPECT_EQ(report::unit_interval_bin(0.5, 20), 10u);
+  EXPECT_EQ(report::unit_interval_bin(0.649, 20), 12u);
+  EXPECT_EQ(report::unit_interval_bin(0.6499999999999999, 20), 13u);  // 0.65 as arithmetic may leave it
+  EXPECT_EQ(report::unit_interval_bin(0.95, 20), 19u);
+  EXPECT_EQ(report::unit_interval_bin(1.0, 20), 19u);
+  EXPECT_EQ(report::unit_interval_bin(1.7, 20), 19u);
+  EXPECT_EQ(report::unit_interval_bin(-0.2, 20), 0u);
+  EXPECT_EQ(report::unit_interval_bin(std::numeric_limits<double>::quiet_NaN(), 20), 0u);
+  EXPECT_EQ(report::unit_interval_bin(1.0, 1), 0u);
+}
+
+TEST(scores, read_back_per_latent_from_hand_made_score_files) {
+  scratch tmp("report_scores");
+  write_scored_run(tmp.path);
+  auto store = pl::run_store::open(tmp.path, pl::store_mode::read);
+  ASSERT_TRUE(store) << store.error().what();
+  EXPECT_EQ(sc::list_scorers(*store), (std::vector<std::string>{"detection", "fuzz"}));  // folders only, sorted
+
+  auto d1 = sc::read_latent_scores(*store, "detection", {"layers.6", 1});
+  ASSERT_TRUE(d1) << d1.error().what();
+  ASSERT_TRUE(*d1);
+  ASSERT_EQ((*d1)->size(), 8u);
+  auto f = report::make_scorer_figures("detection", **d1);
+  EXPECT_EQ(f.scorer, "detection");
+  EXPECT_TRUE(f.error.empty());
+  auto const& c = f.metrics.counts;
+  EXPECT_EQ(c.true_positives, 3u);
+  EXPECT_EQ(c.false_negatives, 1u);
+  EXPECT_EQ(c.false_positives, 1u);
+  EXPECT_EQ(c.true_negatives, 2u);
+  EXPECT_EQ(c.failed, 1u);
+  ASSERT_TRUE(f.metrics.balanced_accuracy);
+  EXPECT_DOUBLE_EQ(*f.metrics.balanced_accuracy, (3.0 / 4 + 2.0 / 3) / 2);
+  ASSERT_TRUE(f.metrics.f1);
+  EXPECT_DOUBLE_EQ(*f.metrics.f1, 6.0 / 8);
+  ASSERT_TRUE(f.accuracy);
+  EXPECT_DOUBLE_EQ(*f.accuracy, 5.0 / 7);
+
+  auto d2 = sc::read_latent_scores(*store, "detection", {"layers.6", 2});
+  ASSERT_TRUE(d2 && *d2);
+  auto f2 = report::make_scorer_figures("detection", **d2);
+  EXPECT_FALSE(f2.metrics.balanced_accuracy);  // no negatives
+  EXPECT_DOUBLE_EQ(f2.metrics.f1.value_or(-1), 1.0);
+  EXPECT_DOUBLE_EQ(f2.accuracy.value_or(-1), 1.0);
+
+  auto none = sc::read_latent_scores(*store, "detection", {"layers.6", 3});
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(*none);  // not scored: no file, no error
+  auto damaged = sc::read_latent_scores(*store, "fuzz", {"layers.6", 2});
+  ASSERT_FALSE(damaged);
+  EXPECT_TRUE(damaged.error() == autointerp::errc::bad_score_file);
+  EXPECT_NE(damaged.error().message.find("layers.6_latent2.txt"), std::string::npos) << damaged.error().what();
+
+  // No scores/ folder: no scorers.
+  scratch bare("report_no_scores");
+  auto plain = pl::run_store::open(bare.path, pl::store_mode::read);
+  ASSERT_TRUE(plain);
+  EXPECT_TRUE(sc::list_scorers(*plain).empty());
+  EXPECT_FALSE(sc::accuracy(sc::confusion{}));
+}
+
+TEST(html_report, score_columns_carry_each_latents_figures) {
+  scratch tmp("report_score_columns");
+  write_scored_run(tmp.path);
+  auto store = pl::run_store::open(tmp.path, pl::store_mode::read);
+  ASSERT_TRUE(store);
+  report::report_builder b({"scored", "a run"});
+  for (std::uint32_t i : {1u, 2u, 3u}) b.add(scored_view(*store, i));
+  EXPECT_EQ(b.n_scorers(), 2u);
+
+  auto list = boost::json::parse(b.list_json()).as_object();
+  auto const& scorers = list.at("scorers").as_array();
+  ASSERT_EQ(scorers.size(), 2u);
+  EXPECT_EQ(scorers[0].at("name").as_string(), "detection");
+  EXPECT_EQ(scorers[1].at("name").as_string(), "fuzz");
+  auto const& rows = list.at("latents").as_array();
+  ASSERT_EQ(rows.size(), 3u);
+
+  // Latent 1: both scorers' figures, [balanced accuracy, F1, accuracy, TP, TN, FP, FN, failed].
+  auto const& r1 = rows[0].as_array();
+  ASSERT_EQ(r1.size(), 9u);
+  auto const& det = r1[8].as_array()[0].as_array();
+  ASSERT_EQ(det.size(), 8u);
+  EXPECT_NEAR(det[0].to_number<double>(), (3.0 / 4 + 2.0 / 3) / 2, 1e-4);
+  EXPECT_NEAR(det[1].to_number<double>(), 0.75, 1e-9);
+  EXPECT_NEAR(det[2].to_number<double>(), 5.0 / 7, 1e-4);
+  EXPECT_EQ(det[3].to_number<int>(), 3);  // TP
+  EXPECT_EQ(det[4].to_number<int>(), 2);  // TN
+  EXPECT_EQ(det[5].to_number<int>(), 1);  // FP
+  EXPECT_EQ(det[6].to_number<int>(), 1);  // FN
+  EXPECT_EQ(det[7].to_number<int>(), 1);  // failed
+  auto const& fuzz = r1[8].as_array()[1].as_array();
+  EXPECT_EQ(fuzz[0].to_number<double>(), 1.0);
+  EXPECT_EQ(fuzz[3].to_number<int>(), 2);
+  EXPECT_EQ(fuzz[4].to_number<int>(), 2);
+  EXPECT_EQ(fuzz[7].to_number<int>(), 0);
+
+  // Latent 2: detection without a balanced accuracy (null, F1 and accuracy still 1); its damaged
+  // fuzz file is null, as if it had none.
+  auto const& r2 = rows[1].as_array();
+  ASSERT_EQ(r2.size(), 9u);
+  auto const& det2 = r2[8].as_array()[0].as_array();
+  EXPECT_TRUE(det2[0].is_null());
+  EXPECT_EQ(det2[1].to_number<double>(), 1.0);
+  EXPECT_EQ(det2[2].to_number<double>(), 1.0);
+  EXPECT_TRUE(r2[8].as_array()[1].is_null());
+
+  // Latent 3: no score file, no ninth entry.
+  EXPECT_EQ(rows[2].as_array().size(), 8u);
+
+  // Per scorer: latents with a readable file, those without a balanced accuracy, and the histogram.
+  EXPECT_EQ(scorers[0].at("scored").to_number<int>(), 2);
+  EXPECT_EQ(scorers[0].at("undefined").to_number<int>(), 1);
+  EXPECT_EQ(scorers[1].at("scored").to_number<int>(), 1);
+  EXPECT_EQ(scorers[1].at("undefined").to_number<int>(), 0);
+  std::vector<int> det_hist(report::score_histogram_bins, 0), fuzz_hist(report::score_histogram_bins, 0);
+  det_hist[14] = 1;   // 0.708
+  fuzz_hist[19] = 1;  // 1.0
+  EXPECT_EQ(boost::json::value_to<std::vector<int>>(scorers[0].at("histogram")), det_hist);
+  EXPECT_EQ(boost::json::value_to<std::vector<int>>(scorers[1].at("histogram")), fuzz_hist);
+
+  // The page: still self-contained, four scripts, plus the score columns' style and code.
+  auto page = b.html();
+  EXPECT_EQ(count(page, "<script"), 4u);
+  EXPECT_EQ(count(page, "<style>"), 2u);
+  EXPECT_NE(page.find("repeat(2,68px)"), std::string::npos);
+  EXPECT_EQ(count(page, "function scoreBlock(d)"), 1u);
+  EXPECT_EQ(count(page, "det.appendChild(scoreBlock(d));"), 1u);
+  EXPECT_EQ(between(page, "<script type=\"application/json\" id=\"ai-list\">", "</script>"), b.list_json());
+  for (std::string bad : {"src=", "href=", "url(", "fetch(", "https://"}) EXPECT_EQ(page.find(bad), std::string::npos) << bad;
+}
+
+TEST(html_report, score_histograms_count_per_latent_balanced_accuracy) {
+  report::report_builder b;
+  std::vector<std::optional<double>> detection{0.0, 0.5, 0.5, 0.6499999999999999, 0.95, 1.0, std::nullopt, 0.049};
+  for (std::uint32_t i = 0; i < detection.size(); ++i) {
+    report::latent_view v;
+    v.latent = {"m", i};
+    v.scores.push_back(figures_with("detection", detection[i]));
+    if (i % 2) v.scores.push_back(figures_with("fuzz", 0.25 * i / 2));  // 1, 3, 5, 7 -> 0.125, 0.375, 0.625, 0.875
+    b.add(v);
+  }
+  report::latent_view unscored;
+  unscored.latent = {"m", 99};
+  b.add(unscored);
+  auto list = boost::json::parse(b.list_json()).as_object();
+  auto const& scorers = list.at("scorers").as_array();
+  ASSERT_EQ(scorers.size(), 2u);
+  std::vector<int> want(20, 0);
+  want[0] = 2;   // 0.0, 0.049
+  want[10] = 2;  // 0.5, 0.5
+  want[13] = 1;  // 0.65 (short of it by rounding)
+  want[19] = 2;  // 0.95, 1.0
+  EXPECT_EQ(boost::json::value_to<std::vector<int>>(scorers[0].at("histogram")), want);
+  EXPECT_EQ(scorers[0].at("scored").to_number<int>(), 8);
+  EXPECT_EQ(scorers[0].at("undefined").to_number<int>(), 1);
+  std::vector<int> fuzz(20, 0);
+  fuzz[2] = fuzz[7] = fuzz[12] = fuzz[17] = 1;
+  EXPECT_EQ(boost::json::value_to<std::vector<int>>(scorers[1].at("histogram")), fuzz);
+  EXPECT_EQ(scorers[1].at("scored").to_number<int>(), 4);
+  // Latent 0 was added before fuzz was first seen: its list is one entry shorter.
+  auto const& rows = list.at("latents").as_array();
+  EXPECT_EQ(rows[0].as_array()[8].as_array().size(), 1u);
+  EXPECT_EQ(rows[1].as_array()[8].as_array().size(), 2u);
+  EXPECT_TRUE(rows[2].as_array()[8].as_array()[1].is_null());  // latent 2 has no fuzz file
+  EXPECT_EQ(rows[8].as_array().size(), 8u);
+}
+
+// The page and the terminal text of views without scores are what they were before scores existed
+// (sizes and FNV-1a hashes recorded from commit d0386b9, the last one without scores).
+TEST(html_report, page_without_scores_is_unchanged) {
+  report::report_builder b({"sample & <test>", "examples/data/cache layers.6"});
+  b.add(sample_view());
+  report::latent_view dead;
+  dead.latent = {"layers.6", 416};
+  b.add(dead);
+  auto page = b.html();
+  EXPECT_EQ(b.n_scorers(), 0u);
+  EXPECT_EQ(page.size(), 15314u);
+  EXPECT_EQ(fnv1a(page), 8062775498136115013ull);
+  EXPECT_EQ(page.find("scorers"), std::string::npos);
+  EXPECT_EQ(page.find("scoreBlock"), std::string::npos);
+  EXPECT_EQ(count(page, "<style>"), 1u);
+
+  // A score file that cannot be read still makes a scored page (with a null), never a crash.
+  report::latent_view v = sample_view();
+  report::scorer_figures broken;
+  broken.scorer = "detection";
+  broken.error = "damaged";
+  v.scores.push_back(broken);
+  report::report_builder with;
+  with.add(v);
+  auto rows = boost::json::parse(with.list_json()).at("latents").as_array();
+  EXPECT_TRUE(rows[0].as_array()[8].as_array()[0].is_null());
+}
+
+TEST(terminal_view, scores_follow_the_explanation_one_line_per_scorer) {
+  auto v = sample_view();
+  auto const plain = report::render_terminal(v);
+  auto const colour = report::render_terminal(v, {report::colour_mode::truecolour, true});
+  EXPECT_EQ(plain.size(), 292u);  // as before scores existed (commit d0386b9)
+  EXPECT_EQ(fnv1a(plain), 11016030218091301929ull);
+  EXPECT_EQ(colour.size(), 904u);
+  EXPECT_EQ(fnv1a(colour), 11880746836351298337ull);
+
+  scratch tmp("report_show_scores");
+  write_scored_run(tmp.path);
+  auto store = pl::run_store::open(tmp.path, pl::store_mode::read);
+  ASSERT_TRUE(store);
+  v.scores = scored_view(*store, 1).scores;
+  auto const scored = report::render_terminal(v);
+  std::string const lines =
+      "detection: balanced accuracy 0.708, F1 0.750, accuracy 0.714  TP 3 TN 2 FP 1 FN 1  failed 1\n"
+      "fuzz:      balanced accuracy 1.000, F1 1.000, accuracy 1.000  TP 2 TN 2 FP 0 FN 0  failed 0\n";
+  // The same text with the score lines right after the explanation line.
+  auto const after = plain.find("[explained]\n") + std::string("[explained]\n").size();
+  EXPECT_EQ(scored, plain.substr(0, after) + lines + plain.substr(after));
+
+  // Undefined figures, a damaged file, a hostile scorer name; in colour the names are bold.
+  v.scores = scored_view(*store, 2).scores;
+  v.scores.push_back(figures_with("\x1b[2Jx\ny", std::nullopt));
+  auto const odd = report::render_terminal(v);
+  EXPECT_NE(odd.find("detection: balanced accuracy n/a, F1 1.000, accuracy 1.000  TP 2 TN 0 FP 0 FN 0  failed 0\n"),
+            std::string::npos) << odd;
+  EXPECT_NE(odd.find("fuzz:      unreadable score file: "), std::string::npos) << odd;
+  EXPECT_NE(odd.find("\xe2\x90\x9b[2Jx\xe2\x86\xb5y:   balanced accuracy n/a, F1 n/a, accuracy n/a"), std::string::npos)
+      << odd;  // names padded by characters, not bytes
+  EXPECT_NE(odd.find("layers.6_latent2.txt"), std::string::npos) << odd;
+  EXPECT_EQ(odd.find('\x1b'), std::string::npos);
+  EXPECT_EQ(count(odd, "\n"), count(plain, "\n") + 3);
+  auto const bold = report::render_terminal(v, {report::colour_mode::ansi256, true});
+  EXPECT_NE(bold.find("\x1b[1mdetection:\x1b[0m balanced accuracy n/a"), std::string::npos) << bold;
+  EXPECT_EQ(bold.find("\x1b[2J"), std::string::npos);
+
+  // No header, no score lines.
+  v.scores = scored_view(*store, 1).scores;
+  EXPECT_EQ(report::render_terminal(v, {report::colour_mode::none, false}).find("balanced accuracy"), std::string::npos);
+}
+
+#if defined(AUTOINTERP_CLI_EXE)
+namespace {
+
+struct cli_result {
+  int code = -1;
+  std::string out, err;
+};
+
+// Runs the tool without OPENROUTER_API_KEY (so nothing calls an LLM: the statistical explainer and
+// the keyword scorers); stdout and stderr apart.
+cli_result run_cli(std::filesystem::path const& scratch_dir, std::string const& args) {
+  auto const err = scratch_dir / "stderr.txt";
+  std::string cmd = "env -u OPENROUTER_API_KEY '" + std::string(AUTOINTERP_CLI_EXE) + "' " + args + " 2>'" +
+                    err.string() + "'";
+  cli_result r;
+  if (FILE* p = ::popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.out.append(buf, n);
+    int status = ::pclose(p);
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  r.err = slurp(err);
+  return r;
+}
+
+std::string q(std::filesystem::path const& p) { return "'" + p.string() + "'"; }
+
+}  // namespace
+
+// The real thing: `explain --scorers detection,fuzz` on the sample, then `show --run` and
+// `report --run` show what the score files say; without scores their output is what it was.
+TEST(cli, show_and_report_take_scores_from_the_run_folder) {
+  scratch tmp("report_cli");
+  auto const cache = std::string(AUTOINTERP_SOURCE_DIR "/examples/data/cache");
+  auto const run = tmp.path / "run";
+  auto ex = run_cli(tmp.path, "explain " + q(cache) + " --module layers.6 --latents 69,119 --min-examples 10 --out " +
+                                  q(run) + " --scorers detection,fuzz");
+  ASSERT_EQ(ex.code, 0) << ex.err;
+  // The same run without its scores.
+  auto const bare = tmp.path / "bare";
+  std::filesystem::create_directories(bare);
+  std::filesystem::copy(run / "explanations", bare / "explanations");
+  std::filesystem::copy_file(run / "run.jsonl", bare / "run.jsonl");
+
+  auto store = pl::run_store::open(run, pl::store_mode::read);
+  ASSERT_TRUE(store);
+  ASSERT_EQ(sc::list_scorers(*store), (std::vector<std::string>{"detection", "fuzz"}));
+  auto figures = [&](std::string const& scorer, std::uint32_t latent) {
+    auto s = sc::read_latent_scores(*store, scorer, {"layers.6", latent});
+    EXPECT_TRUE(s && *s) << scorer << " " << latent;
+    return report::make_scorer_figures(scorer, s && *s ? std::span<sc::score_sample const>(**s)
+                                                         : std::span<sc::score_sample const>());
+  };
+
+  // show: the score lines, right after the explanation; nothing else changes.
+  auto shown = run_cli(tmp.path, "show " + q(cache) + " --latent 69 --n 3 --run " + q(run));
+  ASSERT_EQ(shown.code, 0) << shown.err;
+  auto unscored = run_cli(tmp.path, "show " + q(cache) + " --latent 69 --n 3 --run " + q(bare));
+  ASSERT_EQ(unscored.code, 0) << unscored.err;
+  auto alias = run_cli(tmp.path, "show " + q(cache) + " --latent 69 --n 3 --explanations " + q(bare));
+  EXPECT_EQ(alias.out, unscored.out);
+  EXPECT_EQ(unscored.out.find("balanced accuracy"), std::string::npos);
+  report::latent_view lines_only;
+  lines_only.scores = {figures("detection", 69), figures("fuzz", 69)};
+  auto const header = report::render_terminal(lines_only);  // the score lines, then "no activating windows"
+  auto const first = header.find("detection:");
+  auto const score_lines = header.substr(first, header.find("no activating windows") - first);
+  auto const status = unscored.out.find("[explained]\n");
+  ASSERT_NE(status, std::string::npos) << unscored.out;
+  auto const after = status + std::string("[explained]\n").size();
+  EXPECT_EQ(shown.out, unscored.out.substr(0, after) + score_lines + unscored.out.substr(after));
+  // The planted " Python" latent scores well under the keyword baseline.
+  EXPECT_GE(lines_only.scores[0].metrics.balanced_accuracy.value_or(0), 0.9) << shown.out;
+  EXPECT_GE(lines_only.scores[1].metrics.balanced_accuracy.value_or(0), 0.9) << shown.out;
+
+  // report: the columns hold the score files' figures; unscored latents have none.
+  auto const page_path = tmp.path / "scored.html";
+  auto rep = run_cli(tmp.path, "report " + q(cache) + " --latents 60-130 --run " + q(run) + " --out " + q(page_path));
+  ASSERT_EQ(rep.code, 0) << rep.err;
+  auto const page = slurp(page_path);
+  auto list = boost::json::parse(between(page, "<script type=\"application/json\" id=\"ai-list\">", "</script>")).as_object();
+  auto const& scorers = list.at("scorers").as_array();
+  ASSERT_EQ(scorers.size(), 2u);
+  std::size_t with_scores = 0;
+  std::vector<int> det_hist(report::score_histogram_bins, 0);
+  for (auto const& row : list.at("latents").as_array()) {
+    auto const& r = row.as_array();
+    auto const index = r[1].to_number<std::uint32_t>();
+    if (index != 69 && index != 119) {
+      EXPECT_EQ(r.size(), 8u) << index;
+      continue;
+    }
+    ++with_scores;
+    ASSERT_EQ(r.size(), 9u);
+    for (std::size_t s = 0; s < 2; ++s) {
+      auto const name = std::string(scorers[s].at("name").as_string());
+      auto const want = figures(name, index);
+      auto const& got = r[8].as_array()[s].as_array();
+      ASSERT_TRUE(want.metrics.balanced_accuracy);
+      EXPECT_NEAR(got[0].to_number<double>(), *want.metrics.balanced_accuracy, 1e-4) << name << " " << index;
+      EXPECT_EQ(got[3].to_number<std::uint64_t>(), want.metrics.counts.true_positives);
+      EXPECT_EQ(got[4].to_number<std::uint64_t>(), want.metrics.counts.true_negatives);
+      EXPECT_EQ(got[5].to_number<std::uint64_t>(), want.metrics.counts.false_positives);
+      EXPECT_EQ(got[6].to_number<std::uint64_t>(), want.metrics.counts.false_negatives);
+      EXPECT_EQ(got[7].to_number<std::uint64_t>(), want.metrics.counts.failed);
+      if (s == 0) ++det_hist[report::unit_interval_bin(*want.metrics.balanced_accuracy, report::score_histogram_bins)];
+    }
+  }
+  EXPECT_EQ(with_scores, 2u);
+  EXPECT_EQ(boost::json::value_to<std::vector<int>>(scorers[0].at("histogram")), det_hist);
+  EXPECT_NE(page.find("explanations and scores from " + run.string()), std::string::npos);
+
+  // Without scores: the page --run makes is the page --explanations makes, with nothing of scores.
+  auto const bare_run = tmp.path / "bare_run.html", bare_alias = tmp.path / "bare_alias.html";
+  ASSERT_EQ(run_cli(tmp.path, "report " + q(cache) + " --latents 60-130 --run " + q(bare) + " --out " + q(bare_run)).code, 0);
+  ASSERT_EQ(
+      run_cli(tmp.path, "report " + q(cache) + " --latents 60-130 --explanations " + q(bare) + " --out " + q(bare_alias)).code,
+      0);
+  auto const unscored_page = slurp(bare_run);
+  EXPECT_EQ(unscored_page, slurp(bare_alias));
+  EXPECT_EQ(unscored_page.find("scorers"), std::string::npos);
+  EXPECT_EQ(unscored_page.find("scoreBlock"), std::string::npos);
+  EXPECT_NE(unscored_page.find("explanations from " + bare.string()), std::string::npos);
+}
+#endif

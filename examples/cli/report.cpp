@@ -1,5 +1,6 @@
 // `autointerp report`: one self-contained HTML file with a sortable, filterable list of latents and,
-// for each, its strongest windows coloured by activation and a histogram of its activations.
+// for each, its strongest windows coloured by activation and a histogram of its activations; with
+// `--run` of a scored run, a column per scorer and histograms of per-latent balanced accuracy.
 #include "commands.hpp"
 #include "view_common.hpp"
 
@@ -44,7 +45,8 @@ int run_report(report_args& a) {
                        " latents, " + std::string(ai::records::to_string(s.view.windows)) + " windows of " +
                        std::to_string(ai::report::effective_window_length(s.view, s.module->ctx_len)) + " tokens";
   if (!s.module->model_name.empty()) source += ", model " + s.module->model_name;
-  if (!a.source.explanations.empty()) source += ", explanations from " + a.source.explanations;
+  if (!a.source.run.empty())
+    source += (s.scorers.empty() ? ", explanations from " : ", explanations and scores from ") + a.source.run;
   ai::report::report_builder builder({a.title.empty() ? "autointerp: " + s.module->name : a.title, source});
 
   // Views are built in parallel, a block at a time, and added in order: memory stays at one block.
@@ -64,6 +66,8 @@ int run_report(report_args& a) {
     }
     for (std::size_t i = 0; i < n; ++i) {
       if (!*views[i]) return cli::views::usage_error("report", views[i]->error().what());
+      for (auto const& f : (*views[i])->scores)
+        if (!f.error.empty()) std::cerr << "autointerp report: left out: " << f.error << "\n";
       builder.add(**views[i]);
       views[i].reset();
     }

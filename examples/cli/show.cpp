@@ -1,5 +1,6 @@
 // `autointerp show`: one latent's strongest windows in the terminal, each token shaded by its
-// activation (plain text with << >> marks when the output is not a terminal).
+// activation (plain text with << >> marks when the output is not a terminal); with `--run`, its
+// explanation, status and scores above them.
 #include "commands.hpp"
 #include "view_common.hpp"
 

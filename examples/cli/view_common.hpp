@@ -8,6 +8,7 @@
 #include <autointerp/records/record_options.hpp>
 #include <autointerp/report/load_view.hpp>
 #include <autointerp/pipeline/run_store.hpp>
+#include <autointerp/score/run_scores.hpp>
 #include <autointerp/tokenizer/tokenizer.hpp>
 
 #include <CLI/CLI.hpp>
@@ -19,12 +20,13 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace cli::views {
 
 /// Options common to both commands.
 struct source_args {
-  std::string cache, module, tokenizer, tokens_file, explanations, windows = "max";
+  std::string cache, module, tokenizer, tokens_file, run, windows = "max";
   std::size_t memory_budget_mib = 1024;
   autointerp::report::view_options view;
 };
@@ -36,7 +38,9 @@ inline void add_source_options(CLI::App* cmd, source_args& a) {
   cmd->add_option("--windows", a.windows, "max or centered (delphi's window kinds)")->capture_default_str();
   cmd->add_option("--example-ctx-len", a.view.example_ctx_len,
                   "tokens per window (default: 32 when it divides the cache's context, else a whole row)");
-  cmd->add_option("--explanations", a.explanations, "a run's output folder (--out of explain) or delphi's explanations folder");
+  cmd->add_option("--run,--explanations", a.run,
+                  "a run's output folder (--out of explain or score): explanations, status and scores; or delphi's "
+                  "explanations folder");
   cmd->add_option("--tokenizer", a.tokenizer, "tokenizer.json or its folder (default: beside or inside the cache, else the Hugging Face hub cache)");
   cmd->add_option("--tokens-file", a.tokens_file, "token matrix (.npy or .safetensors) for caches without tokens");
   cmd->add_option("--memory-budget", a.memory_budget_mib, "MiB of decoded delphi shards kept in memory")
@@ -48,7 +52,8 @@ struct source {
   autointerp::cache::dataset data;
   autointerp::cache::module_info const* module = nullptr;
   std::shared_ptr<autointerp::tokenizer::tokenizer const> tok;
-  std::optional<autointerp::pipeline::run_store> results;  ///< --explanations, read only
+  std::optional<autointerp::pipeline::run_store> results;  ///< --run, read only
+  std::vector<std::string> scorers;                         ///< the run's scorers (folders under scores/)
   autointerp::report::view_options view;
 };
 
@@ -64,27 +69,32 @@ inline std::variant<source, int> open_source(std::string_view command, source_ar
   if (!opened) return usage_error(command, opened.error().what());
   auto* data = &opened->data;
   auto const* module = opened->module;
-  source s{*data, module, nullptr, std::nullopt, a.view};
+  source s{*data, module, nullptr, std::nullopt, {}, a.view};
 
   auto tok = load_module_tokenizer(command, *data, *module, a.tokenizer, false);
   if (!tok) return usage_error(command, tok.error().what());
   s.tok = std::move(*tok);
-  if (!a.explanations.empty()) {
-    auto r = ai::pipeline::run_store::open(a.explanations, ai::pipeline::store_mode::read);
+  if (!a.run.empty()) {
+    auto r = ai::pipeline::run_store::open(a.run, ai::pipeline::store_mode::read);
     if (!r) return usage_error(command, r.error().what());
     s.results = std::move(*r);
+    s.scorers = ai::score::list_scorers(*s.results);
   }
   return s;
 }
 
-/// The view of one latent with its explanation and status filled from the run, if any.
+/// The view of one latent with its explanation, status and scores filled from the run, if any: one
+/// entry per scorer with a score file for the latent (a damaged file is an entry with its error, so
+/// one bad file never stops a report).
 inline autointerp::result<autointerp::report::latent_view> load_view(source const& s, std::uint32_t index) {
-  auto v = autointerp::report::load_latent_view(s.data, s.tok.get(), {s.module->name, index}, s.view);
+  namespace ai = autointerp;
+  auto v = ai::report::load_latent_view(s.data, s.tok.get(), {s.module->name, index}, s.view);
   if (v && s.results) {
     if (auto e = s.results->find(v->latent)) {
       v->explanation = std::move(e->explanation);
-      v->status = std::string(autointerp::pipeline::to_string(e->status));
+      v->status = std::string(ai::pipeline::to_string(e->status));
     }
+    v->scores = ai::report::load_scorer_figures(*s.results, s.scorers, v->latent);
   }
   return v;
 }

@@ -1,7 +1,9 @@
 // Writes a report of N synthetic latents (default 10,000), shaped like a real one: 10 windows of 32
 // tokens each, sparse activations, explanations of a sentence, mixed statuses, some hostile
 // tokens. The browser test opens it to see that a large page loads and lists every latent.
-// Usage: make_big_report OUT.html [N]. Prints one line: latents, bytes, build time.
+// With "scores", explained latents also get detection and fuzz figures (some with an undefined
+// balanced accuracy), so the page has score columns to sort.
+// Usage: make_big_report OUT.html [N] [scores]. Prints one line: latents, bytes, build time.
 #include <autointerp/report/html_report.hpp>
 
 #include <chrono>
@@ -11,14 +13,16 @@
 #include <iostream>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::cerr << "usage: make_big_report OUT.html [N]\n";
+    std::cerr << "usage: make_big_report OUT.html [N] [scores]\n";
     return 2;
   }
   std::size_t const n = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 10'000;
+  bool const scores = argc > 3 && std::string_view(argv[3]) == "scores";
   std::mt19937_64 rng(7);
   std::vector<std::string> vocab;
   for (int i = 0; i < 8000; ++i) vocab.push_back((i % 3 ? " w" : "W") + std::to_string(i));
@@ -39,6 +43,24 @@ int main(int argc, char** argv) {
     v.status = statuses[rng() % statuses.size()];
     if (v.status == "explained")
       v.explanation = "tokens like " + vocab[rng() % vocab.size()] + " in sentences about topic " + std::to_string(rng() % 500);
+    if (scores && v.status == "explained") {
+      for (std::string scorer : {"detection", "fuzz"}) {
+        // 50 activating and 50 non-activating samples; every 50th latent has no negatives.
+        autointerp::report::scorer_figures f;
+        f.scorer = scorer;
+        auto& c = f.metrics.counts;
+        c.true_positives = rng() % 51;
+        c.false_negatives = 50 - c.true_positives;
+        if (i % 50 != 7) {
+          c.true_negatives = rng() % 51;
+          c.false_positives = 50 - c.true_negatives;
+        }
+        f.metrics.balanced_accuracy = autointerp::score::balanced_accuracy(c);
+        f.metrics.f1 = autointerp::score::f1_score(c);
+        f.accuracy = autointerp::score::accuracy(c);
+        v.scores.push_back(std::move(f));
+      }
+    }
     v.histogram.resize(20);
     for (auto& c : v.histogram) c = dead ? 0 : static_cast<std::uint32_t>(rng() % 300);
     for (int w = 0; w < (dead ? 0 : 10); ++w) {

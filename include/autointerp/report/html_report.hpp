@@ -1,7 +1,9 @@
 #pragma once
 // `autointerp report`: one self-contained HTML file (no network fetches) with a sortable,
 // filterable list of latents and, for the one selected, its example windows coloured by activation
-// (hover shows the value) and a histogram of its activations.
+// (hover shows the value) and a histogram of its activations. For a scored run, also one sortable
+// column per scorer (the latent's balanced accuracy) and, per scorer, a histogram of per-latent
+// balanced accuracy over the report's latents.
 //
 // Built to stay fast with 10^4 latents: the list is one small JSON block and the page draws only
 // the rows in view; each latent's windows are one line of a plain-text block that the page parses
@@ -21,6 +23,9 @@
 
 namespace autointerp::report {
 
+/// Bins of the per-scorer histograms of balanced accuracy (0.05 wide).
+inline constexpr std::size_t score_histogram_bins = 20;
+
 /// What the page says about itself.
 struct report_options {
   std::string title = "autointerp report";  ///< page title and heading
@@ -36,6 +41,18 @@ struct report_options {
 ///   "dark_from": first palette index drawn with white text, "statuses": [names],
 ///   "latents": [[module, index, n_activations, n_windows, frequency, max_activation, status, explanation], ...],
 ///   "modules": [names]}`; `module` indexes `modules`, `status` indexes `statuses` (0 = unknown).
+///   When some latent has scores (`latent_view::scores` not empty), and only then:
+///   - the object also has `"scorers": [{"name", "scored", "undefined", "histogram": [counts]}, ...]`
+///     (after `"modules"`), one per scorer in the order first seen: `scored` counts the latents
+///     with a readable score file, `undefined` those of them whose balanced accuracy is null, and
+///     `histogram` the others' balanced accuracy in `score_histogram_bins` equal bins over [0, 1]
+///     (`unit_interval_bin`);
+///   - a latent with scores has a ninth entry, `[figures, ...]` indexed like `scorers` (it may be
+///     shorter, for scorers first seen later), where `figures` is `[balanced_accuracy, f1,
+///     accuracy, true_positives, true_negatives, false_positives, false_negatives, failed]`
+///     (undefined figures null), or null when the latent has no readable file of that scorer;
+///   - the page has a second `<style>` element and its script the code of the score columns.
+///   Without scores, nothing of this is written: the page is the same as before scores existed.
 /// - `<script type="application/json" id="ai-strings">`: the token text table, `visible_text` applied.
 /// - `<script type="text/plain" id="ai-examples">`: line k (0-based) belongs to latent k of the list:
 ///   `[[histogram counts], ["<token indices>", "<position, q, position, q, ...>"], ...]`, one pair
@@ -52,6 +69,8 @@ class report_builder {
   AUTOINTERP_DECL void add(latent_view const& view);
 
   std::size_t size() const noexcept { return n_latents_; }
+  /// Scorers seen so far, in the order of the `scorers` list.
+  std::size_t n_scorers() const noexcept { return scorers_.size(); }
 
   /// The `ai-list` JSON.
   AUTOINTERP_DECL std::string list_json() const;
@@ -71,12 +90,20 @@ class report_builder {
   std::uint32_t intern(std::string const& token);
   std::uint32_t intern_status(std::string const& status);
   std::uint32_t intern_module(std::string const& module);
+  std::size_t intern_scorer(std::string const& scorer);
+
+  struct scorer_column {
+    std::string name;
+    std::size_t scored = 0, undefined = 0;
+    std::vector<std::uint32_t> histogram;
+  };
 
   report_options options_;
   std::vector<std::string> strings_;  // visible_text of each distinct token
   std::unordered_map<std::string, std::uint32_t> string_ids_;  // keyed by the raw token
   std::vector<std::string> statuses_{""};
   std::vector<std::string> modules_;
+  std::vector<scorer_column> scorers_;
   std::string list_;      // list entries, comma-separated
   std::size_t n_latents_ = 0;
   std::string examples_;  // one line per latent

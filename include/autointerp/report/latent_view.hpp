@@ -1,16 +1,20 @@
 #pragma once
 // What the terminal view and the HTML report show about one latent, gathered from its record, its
-// activations and (optionally) a run's output.
+// activations and (optionally) a run's output: explanation, status and scores.
 
 #include <autointerp/cache/latent_activations.hpp>
 #include <autointerp/records/latent_record.hpp>
+#include <autointerp/score/metrics.hpp>
+#include <autointerp/score/score_sample.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace autointerp::report {
@@ -20,6 +24,23 @@ struct window {
   std::vector<std::string> tokens;
   std::vector<float> activations;  ///< same length as tokens; 0 where the latent is silent
 };
+
+/// One scorer's figures for a latent, from its score file (`scores/<scorer>/<module>_latent<i>.txt`).
+struct scorer_figures {
+  std::string scorer;              ///< the scorer's folder name: "detection", "fuzz", ...
+  score::latent_metrics metrics;   ///< confusion counts (with `failed`), balanced accuracy, F1, ...; null when undefined
+  std::optional<double> accuracy;  ///< (TP + TN) / examples; null when no sample has a prediction
+  std::string error;               ///< not empty: the score file could not be read (why); the figures are then empty
+};
+
+/// The figures of one latent's scored samples under `scorer`. Pure.
+inline scorer_figures make_scorer_figures(std::string scorer, std::span<score::score_sample const> samples) {
+  scorer_figures s;
+  s.scorer = std::move(scorer);
+  s.metrics = score::compute_latent_metrics(samples);
+  s.accuracy = score::accuracy(s.metrics.counts);
+  return s;
+}
 
 /// Everything shown about a latent.
 struct latent_view {
@@ -32,7 +53,18 @@ struct latent_view {
   std::string status;                   ///< run.jsonl status ("explained", ...); empty when unknown
   std::vector<window> windows;          ///< the windows to show, strongest first
   std::vector<std::uint32_t> histogram; ///< counts of activations in equal bins over (0, max]
+  std::vector<scorer_figures> scores;   ///< one per scorer with a score file for this latent, by name; empty when none
 };
+
+/// The bin of `value` among `bins` equal bins over [0, 1]: bin i holds [i / bins, (i + 1) / bins),
+/// the last one also 1. Where `value * bins` falls short of a whole number by less than 1e-9, it
+/// counts as that number (a balanced accuracy of 0.65 computed as 0.6499999999999999 goes where
+/// 0.65 belongs); out-of-range values and NaN are clamped in (NaN to bin 0). Pure; `bins` must be
+/// at least 1.
+inline std::size_t unit_interval_bin(double value, std::size_t bins) noexcept {
+  double const x = std::isnan(value) ? 0.0 : std::floor(value * static_cast<double>(bins) + 1e-9);
+  return static_cast<std::size_t>(std::clamp(x, 0.0, static_cast<double>(bins - 1)));
+}
 
 /// Counts `values` in `bins` equal-width bins over [0, max] (a value equal to max goes in the last
 /// bin; negative, NaN and out-of-range values are clamped in). Empty when bins == 0; all zeros when

@@ -1,16 +1,21 @@
 #pragma once
 // Gathering a latent's view from a cache: its activations, its strongest windows (built the way
-// delphi builds them) and their token text.
+// delphi builds them) and their token text; and its scores from a run folder.
 
 #include <autointerp/cache/dataset.hpp>
 #include <autointerp/error.hpp>
+#include <autointerp/pipeline/run_store.hpp>
 #include <autointerp/records/load_record.hpp>
 #include <autointerp/records/record_options.hpp>
 #include <autointerp/report/latent_view.hpp>
+#include <autointerp/score/run_scores.hpp>
 #include <autointerp/tokenizer/tokenizer.hpp>
 
 #include <cstdint>
+#include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace autointerp::report {
 
@@ -57,6 +62,28 @@ inline result<latent_view> load_latent_view(cache::dataset const& data, tokenize
   auto record = records::load_record(data, latent, lo, tok, &acts);
   if (!record) return record.error();
   return make_latent_view(*record, acts, options.histogram_bins);
+}
+
+/// The latent's figures under each of `scorers` (e.g. `score::list_scorers(store)`), from its score
+/// files in `store`: one entry per scorer with a file for the latent, in the order of `scorers`
+/// (none for a scorer without one). A file that cannot be read is an entry with `error` set and
+/// no figures, so one damaged file never stops a report. Blocks on file reads; thread-safe.
+inline std::vector<scorer_figures> load_scorer_figures(pipeline::run_store const& store,
+                                                       std::span<std::string const> scorers,
+                                                       cache::latent_id const& latent) {
+  std::vector<scorer_figures> out;
+  for (auto const& scorer : scorers) {
+    auto samples = score::read_latent_scores(store, scorer, latent);
+    if (!samples) {
+      scorer_figures f;
+      f.scorer = scorer;
+      f.error = samples.error().what();
+      out.push_back(std::move(f));
+    } else if (*samples) {
+      out.push_back(make_scorer_figures(scorer, **samples));
+    }
+  }
+  return out;
 }
 
 }  // namespace autointerp::report

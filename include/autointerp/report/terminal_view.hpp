@@ -17,8 +17,10 @@ struct terminal_options {
 };
 
 /// The latent as text: a header (module, latent, maximum activation, activation count and
-/// frequency, number of windows, explanation and status when known), then one line per window
-/// with its maximum. Token text goes through `visible_text`, so tokens can neither break lines nor
+/// frequency, number of windows, explanation and status when known, then one line per scorer with
+/// scores: balanced accuracy, F1 and accuracy ("n/a" when undefined), the confusion counts and the
+/// failed samples), then one line per window with its maximum. A view without scores prints no
+/// score line. Token text goes through `visible_text`, so tokens can neither break lines nor
 /// inject escapes. With colours, each active token's background is `activation_colour(a / max)`
 /// (max = the latent's maximum); without, runs of consecutive active tokens sit inside one << >>
 /// pair, as in delphi's prompts. Pure function.

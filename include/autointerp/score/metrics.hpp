@@ -80,6 +80,13 @@ inline std::optional<double> f1_score(confusion const& c) noexcept {
   return 2.0 * static_cast<double>(c.true_positives) / static_cast<double>(d);
 }
 
+/// (TP + TN) / examples: the share of samples with a prediction that were predicted right. Null
+/// when no sample has a prediction.
+inline std::optional<double> accuracy(confusion const& c) noexcept {
+  if (c.examples() == 0) return std::nullopt;
+  return static_cast<double>(c.true_positives + c.true_negatives) / static_cast<double>(c.examples());
+}
+
 /// A score and its true class, for `roc_auc`.
 struct scored_label {
   double score = 0;

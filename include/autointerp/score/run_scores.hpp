@@ -12,8 +12,10 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -37,6 +39,40 @@ struct run_scores {
     };
   }
 };
+
+/// The scorers of an output folder: the names of the folders under `store.root()/scores/`, sorted.
+/// Empty when nothing was scored (no `scores/` folder). Reads the folder only. Thread-safe.
+inline std::vector<std::string> list_scorers(pipeline::run_store const& store) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(store.root() / "scores", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    std::error_code dec;
+    if (it->is_directory(dec)) out.push_back(it->path().filename().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+/// One latent's scored samples under `scorer`, from `scores/<scorer>/<module>_latent<i>.txt`:
+/// nothing when that file does not exist (the latent was not scored, or not yet). Input is
+/// untrusted. Errors: `errc::unreadable_file` when the file exists but cannot be read,
+/// `errc::bad_score_file` (see `parse_score_file`, with the file's path first) when it is damaged.
+/// Thread-safe.
+inline result<std::optional<std::vector<score_sample>>> read_latent_scores(pipeline::run_store const& store,
+                                                                           std::string_view scorer,
+                                                                           cache::latent_id const& id) {
+  auto const path = store.score_path(scorer, id);
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return std::optional<std::vector<score_sample>>{};
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return make_error(errc::unreadable_file, "cannot open " + path.string());
+  std::stringstream ss;
+  ss << f.rdbuf();
+  auto samples = parse_score_file(ss.str(), path.string());
+  if (!samples) return samples.error();
+  return std::optional<std::vector<score_sample>>(std::move(*samples));
+}
 
 /// Reads every score file under `store.root()/scores/` (a folder per scorer; other names are
 /// skipped) and the firing counts of the store's lines. A damaged file is listed in `unreadable`,

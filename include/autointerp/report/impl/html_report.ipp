@@ -334,7 +334,103 @@ inline constexpr std::string_view report_script = R"~~(<script>
 </script>
 )~~";
 
+// Score columns and histograms: added to the page only when some latent has scores, so a page
+// without scores is byte for byte what it was before scores existed. Each piece of script goes
+// right after (or before) an anchor, a line of `report_script` that occurs there once.
+struct script_insert {
+  std::string_view anchor;
+  bool after;  // after the anchor, or before it
+  std::string_view code;
+};
+
+inline constexpr script_insert score_script[] = {
+    {"  var MOD = 0, IDX = 1, NACT = 2, NWIN = 3, FREQ = 4, MAX = 5, ST = 6, EXPL = 7, ROW = 26;\n", true,
+     R"~~(  // Scores: d[SC][s] = [balanced accuracy, F1, accuracy, TP, TN, FP, FN, failed] of scorer s
+  // (L.scorers[s]), null or absent without a score file; column s sorts by key SK + s.
+  var SC = 8, SK = 100, scorers = L.scorers;
+  scorers.forEach(function (sc, s) {
+    var h = el('span', 'num', sc.name);
+    h.setAttribute('data-key', String(SK + s));
+    h.title = sc.name + ': balanced accuracy';
+    $('hdr').insertBefore(h, $('hdr').lastElementChild);
+  });
+)~~"},
+    {"      if (key === ST) { x = L.statuses[x]; y = L.statuses[y]; }\n", true,
+     "      if (key >= SK) { x = scoreOf(latents[a], key - SK); y = scoreOf(latents[b], key - SK); }\n"},
+    {"      var ex = el('span', '', d[EXPL]);\n", false,
+     R"~~(      for (var si = 0; si < scorers.length; si++) {
+        var f = figures(d, si);
+        row.appendChild(el('span', 'num sc', f ? fixed3(f[0]) : ''));
+      }
+)~~"},
+    {"  function select(k, scroll) {\n", false,
+     R"~~(  function figures(d, s) { var f = d[SC]; return f && f[s] ? f[s] : null; }
+  // What a score column sorts by: missing and undefined lowest.
+  function scoreOf(d, s) { var f = figures(d, s); return f && f[0] !== null ? f[0] : -1; }
+  function fixed3(v) { return v === null ? 'n/a' : v.toFixed(3); }
+  // Per scorer: the latent's figures, then the histogram of per-latent balanced accuracy over the
+  // whole report with this latent's bin drawn in blue.
+  function scoreBlock(d) {
+    var box = el('div', 'scores');
+    scorers.forEach(function (sc, s) {
+      var f = figures(d, s), part = el('div', 'scorer'), n = sc.histogram.length;
+      part.setAttribute('data-scorer', sc.name);
+      part.appendChild(el('div', 'legend', sc.name + ': ' + (f ? 'balanced accuracy ' + fixed3(f[0]) + ', F1 ' +
+        fixed3(f[1]) + ', accuracy ' + fixed3(f[2]) + '; TP ' + f[3] + ', TN ' + f[4] + ', FP ' + f[5] + ', FN ' +
+        f[6] + ', failed ' + f[7] : 'not scored')));
+      var svg = histogram(sc.histogram, 1);
+      if (f && f[0] !== null) {
+        var bin = Math.min(n - 1, Math.max(0, Math.floor(f[0] * n + 1e-9)));
+        svg.children[bin].setAttribute('class', 'here');
+      }
+      part.appendChild(svg);
+      part.appendChild(el('div', 'legend', 'balanced accuracy of ' + (sc.scored - sc.undefined) + ' latents' +
+        (sc.undefined ? ' (' + sc.undefined + ' more without one)' : '')));
+      box.appendChild(part);
+    });
+    return box;
+  }
+)~~"},
+    {"    det.appendChild(d[EXPL] ? el('div', 'expl', d[EXPL]) : el('div', 'noexpl', 'no explanation'));\n", true,
+     "    det.appendChild(scoreBlock(d));\n"},
+};
+
+constexpr bool anchored_once(std::string_view anchor) {
+  auto at = report_script.find(anchor);
+  return at != std::string_view::npos && report_script.find(anchor, at + 1) == std::string_view::npos;
+}
+static_assert(anchored_once(score_script[0].anchor) && anchored_once(score_script[1].anchor) &&
+                  anchored_once(score_script[2].anchor) && anchored_once(score_script[3].anchor) &&
+                  anchored_once(score_script[4].anchor),
+              "every score insert needs an anchor that occurs once in report_script");
+
+// The script with the score inserts, in the order of their anchors.
+inline std::string scored_report_script() {
+  std::string out(report_script);
+  for (auto const& ins : score_script) {
+    auto at = out.find(ins.anchor);
+    out.insert(ins.after ? at + ins.anchor.size() : at, ins.code);
+  }
+  return out;
+}
+
+// The style the score columns need, for `n` scorers.
+inline std::string score_style(std::size_t n) {
+  std::string const k = std::to_string(n);
+  return "<style>\n#left{width:calc(46% + " + k + " * 74px);max-width:66%}\n"
+         ".hdr,.row{grid-template-columns:58px 78px 62px 62px 74px repeat(" + k + ",68px) 1fr}\n"
+         ".scores{display:flex;flex-wrap:wrap;gap:0 24px;margin:0 0 6px}\n.scorer{flex:0 0 320px}\n"
+         "svg.hist rect.here{fill:#2f5fd0}\n</style>\n";
+}
+
 }  // namespace detail
+
+inline std::size_t report_builder::intern_scorer(std::string const& scorer) {
+  for (std::size_t i = 0; i < scorers_.size(); ++i)
+    if (scorers_[i].name == scorer) return i;
+  scorers_.push_back({scorer, 0, 0, std::vector<std::uint32_t>(score_histogram_bins, 0)});
+  return scorers_.size() - 1;
+}
 
 inline std::uint32_t report_builder::intern(std::string const& token) {
   auto [it, fresh] = string_ids_.try_emplace(token, static_cast<std::uint32_t>(strings_.size()));
@@ -374,6 +470,46 @@ AUTOINTERP_DECL void report_builder::add(latent_view const& v) {
   detail::append_uint(list_, intern_status(v.status));
   list_ += ',';
   append_json_string(list_, v.explanation);
+  if (!v.scores.empty()) {
+    std::vector<scorer_figures const*> by_column;
+    for (auto const& f : v.scores) {
+      auto const c = intern_scorer(f.scorer);
+      if (by_column.size() <= c) by_column.resize(c + 1, nullptr);
+      if (f.error.empty()) by_column[c] = &f;
+    }
+    by_column.resize(scorers_.size(), nullptr);
+    list_ += ",[";
+    for (std::size_t c = 0; c < by_column.size(); ++c) {
+      if (c) list_ += ',';
+      auto const* f = by_column[c];
+      if (!f) {
+        list_ += "null";
+        continue;
+      }
+      auto& column = scorers_[c];
+      ++column.scored;
+      auto const& m = f->metrics;
+      if (m.balanced_accuracy) ++column.histogram[unit_interval_bin(*m.balanced_accuracy, column.histogram.size())];
+      else ++column.undefined;
+      auto optional = [&](std::optional<double> x) {
+        if (x && std::isfinite(*x)) detail::append_number(list_, *x);
+        else list_ += "null";
+      };
+      list_ += '[';
+      optional(m.balanced_accuracy);
+      list_ += ',';
+      optional(m.f1);
+      list_ += ',';
+      optional(f->accuracy);
+      for (auto n : {m.counts.true_positives, m.counts.true_negatives, m.counts.false_positives,
+                     m.counts.false_negatives, m.counts.failed}) {
+        list_ += ',';
+        detail::append_uint(list_, n);
+      }
+      list_ += ']';
+    }
+    list_ += ']';
+  }
   list_ += ']';
 
   examples_ += "[[";
@@ -423,7 +559,24 @@ AUTOINTERP_DECL std::string report_builder::list_json() const {
     if (i) out += ',';
     append_json_string(out, modules_[i]);
   }
-  out += "],\"latents\":[";
+  out += ']';
+  if (!scorers_.empty()) {
+    out += ",\"scorers\":[";
+    for (std::size_t i = 0; i < scorers_.size(); ++i) {
+      auto const& c = scorers_[i];
+      out += i ? ",{\"name\":" : "{\"name\":";
+      append_json_string(out, c.name);
+      out += ",\"scored\":" + std::to_string(c.scored) + ",\"undefined\":" + std::to_string(c.undefined) +
+             ",\"histogram\":[";
+      for (std::size_t b = 0; b < c.histogram.size(); ++b) {
+        if (b) out += ',';
+        detail::append_uint(out, c.histogram[b]);
+      }
+      out += "]}";
+    }
+    out += ']';
+  }
+  out += ",\"latents\":[";
   out += list_;
   out += "]}";
   return out;
@@ -444,6 +597,8 @@ AUTOINTERP_DECL std::string report_builder::html() const {
   out.reserve(detail::report_head.size() + detail::report_body.size() + detail::report_script.size() +
               list_.size() + examples_.size() + strings_.size() * 8 + 4096);
   out += detail::report_head;
+  bool const scored = !scorers_.empty();
+  if (scored) out += detail::score_style(scorers_.size());
   out += "<title>" + html_escape(options_.title) + "</title>\n</head>\n<body>\n<header><h1>" +
          html_escape(options_.title) + "</h1><div class=\"src\">" + html_escape(options_.source) +
          "</div></header>\n";
@@ -455,7 +610,8 @@ AUTOINTERP_DECL std::string report_builder::html() const {
   out += "</script>\n<script type=\"text/plain\" id=\"ai-examples\">";
   out += examples_;
   out += "</script>\n";
-  out += detail::report_script;
+  if (scored) out += detail::scored_report_script();
+  else out += detail::report_script;
   out += "</body>\n</html>\n";
   return out;
 }

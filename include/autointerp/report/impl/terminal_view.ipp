@@ -4,7 +4,11 @@
 #include <autointerp/report/escape.hpp>
 #include <autointerp/report/terminal_view.hpp>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdio>
+#include <optional>
+#include <string>
 
 namespace autointerp::report {
 
@@ -14,6 +18,33 @@ inline std::string format_number(double v, char const* fmt) {
   std::snprintf(buf, sizeof buf, fmt, v);
   return buf;
 }
+
+// Characters of valid UTF-8 text (what `visible_text` returns): its bytes that start one.
+inline std::size_t utf8_length(std::string const& s) noexcept {
+  std::size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+// "detection: balanced accuracy 0.950, F1 0.947, accuracy 0.950  TP 48 TN 47 FP 3 FN 2  failed 0"
+// (`width`: the scorer names are padded to it, so the figures line up.)
+template <class Bold>
+std::string score_line(scorer_figures const& sc, std::size_t width, Bold const& bold) {
+  std::string const name = visible_text(sc.scorer);
+  std::size_t const length = utf8_length(name);
+  std::string out = bold(name + ":") + std::string(width > length ? width - length : 0, ' ');
+  if (!sc.error.empty()) return out + " unreadable score file: " + visible_text(sc.error) + "\n";
+  auto figure = [](std::optional<double> v) { return v ? format_number(*v, "%.3f") : std::string("n/a"); };
+  auto const& m = sc.metrics;
+  auto const& c = m.counts;
+  out += " balanced accuracy " + figure(m.balanced_accuracy) + ", F1 " + figure(m.f1) + ", accuracy " +
+         figure(sc.accuracy);
+  out += "  TP " + std::to_string(c.true_positives) + " TN " + std::to_string(c.true_negatives) + " FP " +
+         std::to_string(c.false_positives) + " FN " + std::to_string(c.false_negatives);
+  out += "  failed " + std::to_string(c.failed) + "\n";
+  return out;
+}
+
 }  // namespace detail
 
 AUTOINTERP_DECL std::string render_terminal(latent_view const& view, terminal_options const& options) {
@@ -32,6 +63,9 @@ AUTOINTERP_DECL std::string render_terminal(latent_view const& view, terminal_op
       if (!view.status.empty()) out += "  [" + visible_text(view.status) + "]";
       out += '\n';
     }
+    std::size_t width = 0;
+    for (auto const& sc : view.scores) width = std::max(width, detail::utf8_length(visible_text(sc.scorer)));
+    for (auto const& sc : view.scores) out += detail::score_line(sc, width, bold);
     if (view.windows.empty()) out += "no activating windows\n";
   }
   std::size_t number_width = std::to_string(view.windows.size()).size();
