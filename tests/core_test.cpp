@@ -69,3 +69,31 @@ TEST(run_on, exceptions_become_errors_and_futures_work) {
   ASSERT_FALSE(r.has_value());
   EXPECT_NE(r.error().message.find("boom"), std::string::npos);
 }
+
+TEST(error, conditions_group_codes_by_area_and_internal_errors_name_the_place) {
+  using autointerp::condition;
+  boost::system::error_code const tls = autointerp::make_error_code(errc::tls_failed);
+  EXPECT_TRUE(tls == condition::llm);
+  EXPECT_FALSE(tls == condition::cache);
+  EXPECT_TRUE(autointerp::make_error_code(errc::corrupt_zstd) == condition::cache);
+  EXPECT_TRUE(autointerp::make_error_code(errc::too_few_examples) == condition::records);
+  EXPECT_TRUE(autointerp::make_error_code(errc::token_out_of_range) == condition::tokenizer);
+  EXPECT_TRUE(autointerp::make_error_code(errc::write_failed) == condition::output);
+  EXPECT_TRUE(autointerp::make_error_code(errc::cancelled) == condition::cancelled);
+  EXPECT_TRUE(boost::system::error_code(asio::error::operation_aborted) == condition::cancelled);
+  EXPECT_FALSE(autointerp::make_error_code(errc::internal) == condition::llm);
+  EXPECT_TRUE(autointerp::is_fatal(autointerp::make_error_code(errc::payment_required)));
+  EXPECT_FALSE(autointerp::is_fatal(autointerp::make_error_code(errc::forbidden)));
+  autointerp::error e;
+  try {
+    throw std::runtime_error("boom");
+  } catch (...) {
+    e = autointerp::internal_error("the test");
+  }
+  EXPECT_TRUE(e == errc::internal);
+  EXPECT_NE(e.message.find("the test: boom"), std::string::npos) << e.message;
+  autointerp::diagnostics d;
+  d.assign(autointerp::make_error(errc::rate_limited, "our words", "their words"));
+  EXPECT_EQ(d.what(), "our words (server said: their words)");
+  EXPECT_EQ(d.to_error(autointerp::make_error_code(errc::rate_limited)).remote, "their words");
+}

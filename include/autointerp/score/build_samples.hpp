@@ -86,7 +86,7 @@ inline result<std::vector<score_sample>> build_samples(records::latent_record co
                                             std::to_string(options.threshold) + " (scoring " + where + ")");
   if (record.test.empty())
     return make_error(errc::too_few_examples,
-                      where + " has no test example to score; build records with --n-examples-test above 0");
+                      where + " has no test example to score; set record_options::n_examples_test above 0");
 
   bool const fuzz = kind == scorer_kind::fuzz;
   std::size_t const n_wrong = fuzz ? wrong_highlight_count(record.test) : 0;
