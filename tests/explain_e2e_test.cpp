@@ -731,6 +731,19 @@ std::pair<int, std::string> run_program(std::vector<std::string> const& args) {
   return {wait_exit(c.pid), text};
 }
 
+// Runs `args` and kills it (SIGKILL) once `file` holds more than `bytes` bytes.
+void kill_once_written(std::vector<std::string> const& args, std::filesystem::path const& file, std::uintmax_t bytes) {
+  auto c = spawn(args);
+  for (int i = 0; i < 3000; ++i) {
+    std::error_code ec;
+    if (std::filesystem::exists(file, ec) && std::filesystem::file_size(file, ec) > bytes) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ::kill(c.pid, SIGKILL);
+  EXPECT_EQ(wait_exit(c.pid), 128 + SIGKILL);
+  ::close(c.out);
+}
+
 std::string const cache_dir = (sample / "cache").string();
 
 }  // namespace
@@ -827,16 +840,7 @@ TEST(explain_cli, killed_mid_run_then_resumed_explains_every_latent_once) {
   std::vector<std::string> args{AUTOINTERP_CLI_EXE, "explain", cache_dir, "--latents", "0-149", "--min-examples", "1",
                                 "--provider", "local", "--base-url", server.base_url(), "--model", "fake",
                                 "--concurrency", "4", "--out", out.string()};
-  auto c = spawn(args);
-  // Kill it once some latents are done.
-  for (int i = 0; i < 3000; ++i) {
-    std::error_code ec;
-    if (std::filesystem::exists(out / "run.jsonl", ec) && std::filesystem::file_size(out / "run.jsonl", ec) > 3000) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  ::kill(c.pid, SIGKILL);
-  EXPECT_EQ(wait_exit(c.pid), 128 + SIGKILL);
-  ::close(c.out);
+  kill_once_written(args, out / "run.jsonl", 3000);  // once some latents are done
   auto before = run_lines(out).size();
   EXPECT_GT(before, 0u);
   EXPECT_LT(before, 150u);
@@ -986,15 +990,7 @@ TEST(score_cli, score_reads_delphi_explanation_folders_and_resume_after_sigkill_
                                 "--explanations", (expl / "explanations").string(), "--scorers", "detection,fuzz",
                                 "--provider", "local", "--base-url", server.base_url(), "--model", "fake",
                                 "--concurrency", "8", "--out", out.string()};
-  auto c = spawn(args);
-  for (int i = 0; i < 3000; ++i) {
-    std::error_code ec;
-    if (std::filesystem::exists(out / "run.jsonl", ec) && std::filesystem::file_size(out / "run.jsonl", ec) > 4000) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  ::kill(c.pid, SIGKILL);
-  EXPECT_EQ(wait_exit(c.pid), 128 + SIGKILL);
-  ::close(c.out);
+  kill_once_written(args, out / "run.jsonl", 4000);
   std::set<std::pair<std::string, std::uint32_t>> before;  // (scorer, latent) saved before the kill
   for (auto const& row : run_lines(out))
     if (row.at("status") == "scored")
