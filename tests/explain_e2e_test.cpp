@@ -145,7 +145,7 @@ struct harness {
   // Adds detection and fuzz stages after the explainer (LLM scorers with an LLM, else the keyword
   // baseline), and the test and non-activating examples they need. `only` = no explain stage:
   // explanations come from `explanations`.
-  void score(unsigned retries = 2, std::shared_ptr<pl::run_store const> explanations = {}) {
+  void score(unsigned retries = 2, std::shared_ptr<pl::run_store const> explanations = {}, bool logprobs = false) {
     options.records.n_examples_test = 50;
     options.records.n_non_activating = 50;
     if (explanations) stages.clear();
@@ -154,6 +154,7 @@ struct harness {
         ai::score::llm_scorer_options so;
         so.model = "fake/model";
         so.retries = retries;
+        so.scoring.logprobs = logprobs;
         scorers.push_back(std::make_unique<ai::score::llm_scorer>(*client, kind, so));
       } else {
         scorers.push_back(std::make_unique<ai::score::keyword_scorer>(io.get_executor(), kind));
@@ -624,6 +625,48 @@ TEST(score_e2e, answers_that_never_parse_give_null_predictions_counted_as_failed
       ASSERT_TRUE(line.error);
       EXPECT_NE(line.error->find("no list"), std::string::npos) << *line.error;
     }
+  std::filesystem::remove_all(out);
+}
+
+TEST(score_e2e, logprobs_give_every_prediction_a_probability_and_the_summary_an_auc) {
+  harness h(backend::llm, ai::testing::fake_brain);
+  h.score(2, {}, true);
+  auto idx = h.live(4);
+  auto out = fresh_dir("score_logprobs");
+  auto s = h.run(harness::latents(idx), out, false, 4);
+  EXPECT_EQ(s.failed, 0u);
+  auto store = pl::run_store::open(out, pl::store_mode::read).value();
+  auto scores = ai::score::read_run_scores(store).value();
+  ASSERT_EQ(scores.by_scorer.size(), 2u);
+  for (auto const& [name, latents] : scores.by_scorer) {
+    for (auto const& l : latents)
+      for (auto const& smp : l.samples) {
+        ASSERT_TRUE(smp.probability) << name;
+        EXPECT_GE(*smp.probability, 0.0);
+        EXPECT_LE(*smp.probability, 1.0);
+        EXPECT_EQ(*smp.probability > 0.5, *smp.prediction) << name;  // the fake is sure of what it says
+      }
+    EXPECT_TRUE(ai::score::summarize(latents).auc) << name;
+  }
+  std::filesystem::remove_all(out);
+}
+
+TEST(score_e2e, a_rejected_key_while_scoring_stops_the_job) {
+  auto handler = [](fake_request const& r) {
+    if (ai::testing::is_scoring_prompt(r.prompt())) return fake_reply::error(401, "invalid key");
+    return ai::testing::fake_brain(r);
+  };
+  harness h(backend::llm, handler);
+  h.score();
+  auto idx = h.live(200);
+  auto out = fresh_dir("score_401");
+  auto s = h.run(harness::latents(idx), out, false, 4);
+  EXPECT_EQ(s.stop, pl::stop_reason::fatal);
+  ASSERT_TRUE(s.fatal);
+  EXPECT_TRUE(*s.fatal == ai::errc::unauthorized) << s.fatal->what();
+  EXPECT_LT(s.processed(), 40u);  // no new latent started after the first rejected call
+  EXPECT_FALSE(std::filesystem::exists(out / "scores" / "detection") &&
+               !std::filesystem::is_empty(out / "scores" / "detection"));
   std::filesystem::remove_all(out);
 }
 
