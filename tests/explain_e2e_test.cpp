@@ -1034,13 +1034,24 @@ TEST(score_cli, score_reads_delphi_explanation_folders_and_resume_after_sigkill_
                                 "--provider", "local", "--base-url", server.base_url(), "--model", "fake",
                                 "--concurrency", "8", "--out", out.string()};
   kill_once_written(args, out / "run.jsonl", 4000);
-  std::set<std::pair<std::string, std::uint32_t>> before;  // (scorer, latent) saved before the kill
-  for (auto const& row : run_lines(out))
-    if (row.at("status") == "scored")
-      before.emplace(std::string(row.at("stage").as_string()), static_cast<std::uint32_t>(row.at("latent").as_int64()));
+  // Requests cut by the kill have arrived once the count stops moving.
+  auto requests_at_kill = server.requests();
+  for (int still = 0; still < 10; std::this_thread::sleep_for(std::chrono::milliseconds(50))) {
+    auto const now = server.requests();
+    still = now == requests_at_kill ? still + 1 : 0;
+    requests_at_kill = now;
+  }
+  std::set<std::pair<std::string, std::uint32_t>> before;  // (scorer, latent) whose file was saved before the kill
+  for (char const* scorer : {"detection", "fuzz"}) {
+    std::error_code ec;
+    for (auto it = std::filesystem::directory_iterator(out / "scores" / scorer, ec); !ec && it != std::filesystem::directory_iterator();
+         it.increment(ec)) {
+      auto name = it->path().filename().string();
+      if (name.find(".tmp") == std::string::npos)
+        before.emplace(scorer, static_cast<std::uint32_t>(std::stoul(name.substr(name.rfind("latent") + 6))));
+    }
+  }
   EXPECT_GT(before.size(), 0u);
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // requests cut by the kill have arrived
-  auto const requests_at_kill = server.requests();
   args.push_back("--resume");
   auto [code, text] = run_program(args);
   EXPECT_EQ(code, 0) << text;

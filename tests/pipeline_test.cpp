@@ -391,6 +391,8 @@ TEST(run_store, resume_checks_files_without_writing_and_repair_is_its_own_step) 
   }
   // As if killed between the explanation file and its run.jsonl line, and mid-line afterwards.
   ASSERT_TRUE(pl::write_file_atomically(dir / "explanations" / "m_latent2.txt", "\"two\"").has_value());
+  std::filesystem::create_directories(dir / "scores" / "fuzz");
+  ASSERT_TRUE(pl::write_file_atomically(dir / "scores" / "fuzz" / "m_latent1.txt", "[]").has_value());
   { std::ofstream(dir / "run.jsonl", std::ios::app) << "{\"module\":\"m\",\"lat"; }
   auto out = pl::run_store::open(dir, pl::store_mode::resume);
   ASSERT_TRUE(out.has_value());
@@ -402,7 +404,7 @@ TEST(run_store, resume_checks_files_without_writing_and_repair_is_its_own_step) 
   EXPECT_EQ(read(dir / "run.jsonl"), before) << "checking whether a latent is done writes nothing";
   auto repaired = out->repair_run_log();
   ASSERT_TRUE(repaired.has_value());
-  EXPECT_EQ(*repaired, 1u);
+  EXPECT_EQ(*repaired, 2u);  // the explanation's line and the score file's
   EXPECT_EQ(*out->repair_run_log(), 0u) << "a second repair finds nothing missing";
   auto text = read(dir / "run.jsonl");
   // The torn line was ended, so the restored line stands on its own and parses.
@@ -411,8 +413,13 @@ TEST(run_store, resume_checks_files_without_writing_and_repair_is_its_own_step) 
   std::vector<std::string> whole;
   while (std::getline(lines, line))
     if (pl::parse_run_line(line)) whole.push_back(line);
-  ASSERT_EQ(whole.size(), 2u) << text;
+  ASSERT_EQ(whole.size(), 3u) << text;
   EXPECT_NE(whole[1].find("\"latent\":2,\"status\":\"explained\",\"explanation\":\"two\""), std::string::npos) << text;
+  auto fuzz = pl::parse_run_line(whole[2]);
+  ASSERT_TRUE(fuzz);
+  EXPECT_EQ(fuzz->stage, "fuzz");
+  EXPECT_EQ(fuzz->status, pl::latent_status::scored);
+  EXPECT_EQ(fuzz->latent.index, 1u);
   std::filesystem::remove_all(dir);
 }
 

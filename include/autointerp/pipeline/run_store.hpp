@@ -205,39 +205,54 @@ class run_store {
   }
 
   /// Repair, a named step of its own (the CLI runs it before a resumed job): a process killed
-  /// between an explanation file and its run.jsonl line leaves a file without a line; this appends
-  /// the missing `explained` lines, so run.jsonl lists every explanation. Completes with the number
-  /// of lines added. Errors: `errc::write_failed`.
+  /// between a stage's file and its run.jsonl line leaves a file without a line; this appends the
+  /// missing lines (`explained` for explanation files, `scored` for score files, whose firing count
+  /// is then unknown), so run.jsonl lists every finished stage. Completes with the number of lines
+  /// added. Errors: `errc::write_failed`.
   result<std::size_t> repair_run_log() {
-    std::set<std::pair<std::string, std::uint32_t>> listed;
+    std::set<std::tuple<std::string, std::string, std::uint32_t>> listed;  // (stage, module, latent)
     {
       std::ifstream f(run_log_path(), std::ios::binary);
       std::string text;
       while (std::getline(f, text))
-        if (auto l = parse_run_line(text); l && l->stage == "explain" && l->status == latent_status::explained)
-          listed.emplace(l->latent.module, l->latent.index);
+        if (auto l = parse_run_line(text);
+            l && (l->status == latent_status::explained || l->status == latent_status::scored))
+          listed.emplace(l->stage, l->latent.module, l->latent.index);
     }
-    std::vector<cache::latent_id> missing;
-    std::error_code ec;
-    for (auto it = std::filesystem::directory_iterator(root_ / "explanations", ec);
-         !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
-      auto name = it->path().filename().string();
-      if (name.size() < 5 || name.compare(name.size() - 4, 4, ".txt") != 0) continue;
-      auto id = parse_stem(std::string_view(name).substr(0, name.size() - 4));
-      if (id && !listed.contains({id->module, id->index})) missing.push_back(std::move(*id));
-    }
-    std::sort(missing.begin(), missing.end(), [](auto const& a, auto const& b) {
-      return std::tie(a.module, a.index) < std::tie(b.module, b.index);
-    });
+    // (stage, folder) pairs: explanations, then every scorer's folder.
+    std::vector<std::pair<std::string, std::filesystem::path>> folders{{"explain", root_ / "explanations"}};
+    std::error_code sec;
+    for (auto it = std::filesystem::directory_iterator(root_ / "scores", sec);
+         !sec && it != std::filesystem::directory_iterator(); it.increment(sec))
+      if (it->is_directory()) folders.emplace_back(it->path().filename().string(), it->path());
     std::size_t added = 0;
-    for (auto const& id : missing) {
-      auto text = read_explanation(id);
-      if (!text) continue;
-      stage_outcome o;
-      o.status = latent_status::explained;
-      o.explanation = std::move(*text);
-      if (auto r = append(id, o); !r) return r.error();
-      ++added;
+    for (auto const& [stage, folder] : folders) {
+      std::vector<cache::latent_id> missing;
+      std::error_code ec;
+      for (auto it = std::filesystem::directory_iterator(folder, ec); !ec && it != std::filesystem::directory_iterator();
+           it.increment(ec)) {
+        auto name = it->path().filename().string();
+        if (name.size() < 5 || name.compare(name.size() - 4, 4, ".txt") != 0) continue;
+        auto id = parse_stem(std::string_view(name).substr(0, name.size() - 4));
+        if (id && !listed.contains({stage, id->module, id->index})) missing.push_back(std::move(*id));
+      }
+      std::sort(missing.begin(), missing.end(), [](auto const& a, auto const& b) {
+        return std::tie(a.module, a.index) < std::tie(b.module, b.index);
+      });
+      for (auto const& id : missing) {
+        stage_outcome o;
+        o.stage = stage;
+        if (stage == "explain") {
+          auto text = read_explanation(id);
+          if (!text) continue;
+          o.status = latent_status::explained;
+          o.explanation = std::move(*text);
+        } else {
+          o.status = latent_status::scored;
+        }
+        if (auto r = append(id, o); !r) return r.error();
+        ++added;
+      }
     }
     return added;
   }
