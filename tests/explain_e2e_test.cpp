@@ -699,7 +699,7 @@ TEST(explain_e2e, a_rejected_key_stops_the_job_early) {
 }
 
 #if defined(AUTOINTERP_CLI_EXE)
-// The programs themselves: the CLI, explain_one and asio_server, run as child processes.
+// The programs themselves: the CLI and the tutorial's examples, run as child processes.
 
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
@@ -719,8 +719,9 @@ struct child {
   int out = -1;  // the child's stdout and stderr
 };
 
-// Starts `args` without OPENROUTER_API_KEY (so the statistical baseline is the default) and with
-// `extra_env` ("NAME=value") added. Everything is prepared before fork: the test has threads.
+// Starts `args` without OPENROUTER_API_KEY and AUTOINTERP_BASE_URL (so the statistical baseline is
+// the default, and no LLM is configured) and with `extra_env` ("NAME=value") added. Everything is
+// prepared before fork: the test has threads.
 child spawn(std::vector<std::string> const& args, std::vector<std::string> extra_env = {}) {
   int fds[2];
   if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
@@ -729,7 +730,8 @@ child spawn(std::vector<std::string> const& args, std::vector<std::string> extra
   argv.push_back(nullptr);
   std::vector<char*> envp;
   for (char** e = environ; *e; ++e)
-    if (std::string_view(*e).rfind("OPENROUTER_API_KEY=", 0) != 0) envp.push_back(*e);
+    if (std::string_view(*e).rfind("OPENROUTER_API_KEY=", 0) != 0 && std::string_view(*e).rfind("AUTOINTERP_BASE_URL=", 0) != 0)
+      envp.push_back(*e);
   for (auto& e : extra_env) envp.push_back(e.data());
   envp.push_back(nullptr);
   pid_t pid = ::fork();
@@ -768,8 +770,8 @@ int wait_exit(pid_t pid) {
 }
 
 // Runs to the end: exit code and output.
-std::pair<int, std::string> run_program(std::vector<std::string> const& args) {
-  auto c = spawn(args);
+std::pair<int, std::string> run_program(std::vector<std::string> const& args, std::vector<std::string> extra_env = {}) {
+  auto c = spawn(args, std::move(extra_env));
   auto text = read_all(c.out);
   return {wait_exit(c.pid), text};
 }
@@ -788,6 +790,19 @@ void kill_once_written(std::vector<std::string> const& args, std::filesystem::pa
 }
 
 std::string const cache_dir = (sample / "cache").string();
+std::string const tokenizer_file = (sample / "tokenizer.json").string();
+
+// A tutorial example's binary, by its file name ("01_open_cache").
+std::string example(std::string const& name) { return std::string(AUTOINTERP_EXAMPLES_DIR) + "/" + name; }
+
+// The lines of `text` that contain `part`.
+std::vector<std::string> lines_with(std::string const& text, std::string_view part) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (line.find(part) != std::string::npos) out.push_back(line);
+  return out;
+}
 
 }  // namespace
 
@@ -1218,14 +1233,129 @@ TEST(records_cli, neighbour_source_changes_the_non_activating_windows) {
   std::filesystem::remove_all(dir);
 }
 
-TEST(explain_examples, explain_one_prints_a_planted_token) {
-  auto [code, text] = run_program({AUTOINTERP_EXPLAIN_ONE_EXE, cache_dir, "layers.6", "69", (sample / "tokenizer.json").string()});
+TEST(tutorial, 01_open_cache_lists_the_module_and_counts_the_latents_activations) {
+  auto const direct = ai::cache::dataset::open(sample / "cache").value().load_latent("layers.6", 69).value();
+  ASSERT_GT(direct.size(), 0u);
+  auto [code, text] = run_program({example("01_open_cache"), cache_dir, "layers.6", "69"});
+  EXPECT_EQ(code, 0) << text;
+  EXPECT_NE(text.find("module layers.6: 2048 latents, 256 rows of 64 tokens, 4 shards\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("layers.6 latent 69: " + std::to_string(direct.size()) + " activations, strongest "),
+            std::string::npos)
+      << text;
+  // Without a latent it only lists; a folder that is not there fails with exit code 1.
+  auto [listed, list] = run_program({example("01_open_cache"), cache_dir});
+  EXPECT_EQ(listed, 0) << list;
+  EXPECT_EQ(lines_with(list, "latent 69").size(), 0u) << list;
+  auto [missing, why] = run_program({example("01_open_cache"), (sample / "no-such-cache").string()});
+  EXPECT_EQ(missing, 1) << why;
+  EXPECT_NE(why.find("file not found"), std::string::npos) << why;
+}
+
+TEST(tutorial, 02_build_record_marks_the_planted_token_in_every_window) {
+  auto const token = planted_tokens().at(69);  // " Python"
+  auto [code, text] = run_program({example("02_build_record"), cache_dir, tokenizer_file, "layers.6", "69"});
+  EXPECT_EQ(code, 0) << text;
+  EXPECT_NE(text.find("layers.6 latent 69: "), std::string::npos) << text;
+  auto windows = lines_with(text, " | ");
+  ASSERT_EQ(windows.size(), 8u) << text;  // n_examples_train
+  for (auto const& line : windows) {
+    auto open = line.find("<<"), close = line.find(">>", open);
+    ASSERT_NE(open, std::string::npos) << line;
+    ASSERT_NE(close, std::string::npos) << line;
+    EXPECT_EQ(line.substr(open + 2, close - open - 2), token) << line;  // the strongest token, decoded
+    EXPECT_EQ(line.find("<<", close), std::string::npos) << line;      // and only that one
+  }
+  // with_diagnostics: the failure says which latent and why, in our words.
+  auto [bad, why] = run_program({example("02_build_record"), cache_dir, tokenizer_file, "layers.6", "99999"});
+  EXPECT_EQ(bad, 1) << why;
+  EXPECT_NE(why.find("latent 99999 is past the width 2048"), std::string::npos) << why;
+}
+
+TEST(tutorial, 03_chat_without_an_llm_says_so_and_exits_0) {
+  auto [code, text] = run_program({example("03_chat_with_retries")});
+  EXPECT_EQ(code, 0) << text;
+  EXPECT_NE(text.find("no LLM configured: set AUTOINTERP_BASE_URL"), std::string::npos) << text;
+  EXPECT_NE(text.find("OPENROUTER_API_KEY"), std::string::npos) << text;
+}
+
+TEST(tutorial, 03_chat_retries_a_failure_then_reports_one_it_cannot_retry) {
+  // The fake LLM runs on a thread of this process; the example reaches it through AUTOINTERP_BASE_URL.
+  asio::io_context server_io;
+  std::atomic<int> requests{0};
+  std::atomic<bool> refuse{false};
+  fake_llm_server server(server_io.get_executor(), [&](fake_request const& r) {
+    if (refuse) return fake_reply::error(400, "no such model: " + r.model());
+    if (requests++ == 0) return fake_reply::error(503, "overloaded");  // retried
+    return fake_reply::completion("a latent is one direction of the autoencoder");
+  });
+  auto guard = asio::make_work_guard(server_io);
+  std::thread server_thread([&] { server_io.run(); });
+  std::vector<std::string> const env{"AUTOINTERP_BASE_URL=" + server.base_url()};
+
+  auto [code, text] = run_program({example("03_chat_with_retries"), "What is a latent?"}, env);
+  EXPECT_EQ(code, 0) << text;
+  EXPECT_EQ(requests.load(), 2);
+  EXPECT_EQ(lines_with(text, "attempt 1 failed (").size(), 1u) << text;  // on_retry
+  EXPECT_NE(text.find("answer after 2 attempt(s): a latent is one direction of the autoencoder"), std::string::npos)
+      << text;
+
+  refuse = true;  // a 400 is not retried; diagnostics carry our message and the server's apart
+  auto [failed, why] = run_program({example("03_chat_with_retries")}, env);
+  EXPECT_EQ(failed, 1) << why;
+  EXPECT_NE(why.find("failed after 1 attempt(s) [request rejected]: "), std::string::npos) << why;
+  EXPECT_NE(why.find("rejected as invalid"), std::string::npos) << why;
+  EXPECT_NE(why.find("the server said: "), std::string::npos) << why;
+  EXPECT_NE(why.find("no such model: default"), std::string::npos) << why;
+  server.stop();
+  guard.reset();
+  server_thread.join();
+}
+
+TEST(tutorial, 04_explain_one_prints_a_planted_token) {
+  auto [code, text] = run_program({example("04_explain_one"), cache_dir, "layers.6", "69", tokenizer_file});
   EXPECT_EQ(code, 0) << text;
   EXPECT_NE(text.find("layers.6 latent 69: Statistical baseline (no LLM): active on \" Python\""), std::string::npos) << text;
 }
 
-TEST(explain_examples, explain_and_score_scores_a_planted_latent_offline) {
-  auto [code, text] = run_program({AUTOINTERP_EXPLAIN_AND_SCORE_EXE, cache_dir, "layers.6", "69", (sample / "tokenizer.json").string()});
+TEST(tutorial, 05_custom_stage_drains_after_n_latents_and_its_stage_writes_files) {
+  auto out = fresh_dir("tutorial_05");
+  auto [code, text] = run_program({example("05_custom_stage"), cache_dir, tokenizer_file, out.string(), "10"});
+  EXPECT_EQ(code, 0) << text;
+  ASSERT_EQ(text.rfind("drained after ", 0), 0u) << text;
+  std::map<std::uint32_t, std::map<std::string, std::string>> status;  // latent -> stage -> status
+  for (auto const& row : run_lines(out)) {
+    std::string stage = row.contains("stage") ? std::string(row.at("stage").as_string()) : "explain";
+    status[static_cast<std::uint32_t>(row.at("latent").as_int64())][stage] = std::string(row.at("status").as_string());
+  }
+  // 10 latents finished, then the drain let at most the other 3 in flight (max_concurrent 4) finish.
+  EXPECT_GE(status.size(), 10u);
+  EXPECT_LE(status.size(), 13u);
+  EXPECT_NE(text.find("drained after " + std::to_string(status.size()) + " of 2048 latents"), std::string::npos) << text;
+  std::size_t explained = 0;
+  for (auto const& [latent, stages] : status) {
+    auto const stem = "layers.6_latent" + std::to_string(latent);
+    auto const top = out / "top_tokens" / (stem + ".json");
+    if (stages.at("explain") != "explained") {
+      EXPECT_FALSE(stages.contains("top_tokens")) << latent;  // a skipped explain ends the chain
+      EXPECT_FALSE(std::filesystem::exists(top)) << top;
+      continue;
+    }
+    ++explained;
+    EXPECT_TRUE(std::filesystem::exists(out / "explanations" / (stem + ".txt"))) << stem;
+    ASSERT_TRUE(stages.contains("top_tokens")) << latent;
+    EXPECT_EQ(stages.at("top_tokens"), "scored");
+    ASSERT_TRUE(std::filesystem::exists(top)) << top;
+    auto counts = boost::json::parse(read(top)).as_object();  // strongest token -> train examples
+    std::int64_t total = 0;
+    for (auto const& [token, n] : counts) total += n.as_int64();
+    EXPECT_GT(total, 0) << top;
+  }
+  EXPECT_GT(explained, 0u);
+  std::filesystem::remove_all(out);
+}
+
+TEST(tutorial, 07_explain_and_score_scores_a_planted_latent_offline) {
+  auto [code, text] = run_program({example("07_explain_and_score"), cache_dir, "layers.6", "69", tokenizer_file});
   ASSERT_EQ(code, 0) << text;
   EXPECT_NE(text.find(planted_tokens().at(69)), std::string::npos) << text;  // the statistical baseline names it
   for (char const* scorer : {"detection", "fuzz"}) {
@@ -1236,8 +1366,8 @@ TEST(explain_examples, explain_and_score_scores_a_planted_latent_offline) {
   }
 }
 
-TEST(explain_examples, asio_server_answers_get_explain) {
-  auto c = spawn({AUTOINTERP_ASIO_SERVER_EXE, cache_dir, "0", (sample / "tokenizer.json").string()});
+TEST(tutorial, 06_asio_server_answers_get_explain) {
+  auto c = spawn({example("06_asio_server"), cache_dir, "0", tokenizer_file});
   auto first = read_line(c.out);
   ASSERT_EQ(first.rfind("listening on 127.0.0.1:", 0), 0u) << first;
   auto port = static_cast<unsigned short>(std::stoul(first.substr(first.rfind(':') + 1)));
@@ -1265,7 +1395,7 @@ TEST(explain_examples, asio_server_answers_get_explain) {
   ::close(c.out);
 }
 
-TEST(explain_examples, asio_server_drains_on_sigterm) {
+TEST(tutorial, 06_asio_server_drains_on_sigterm) {
   // A slow local LLM: the request is in flight when SIGTERM arrives and must still be answered.
   asio::io_context server_io;
   std::atomic<bool> asked{false};
@@ -1276,8 +1406,7 @@ TEST(explain_examples, asio_server_drains_on_sigterm) {
   auto guard = asio::make_work_guard(server_io);
   std::thread llm_thread([&] { server_io.run(); });
 
-  auto c = spawn({AUTOINTERP_ASIO_SERVER_EXE, cache_dir, "0", (sample / "tokenizer.json").string()},
-                 {"AUTOINTERP_BASE_URL=" + llm.base_url()});
+  auto c = spawn({example("06_asio_server"), cache_dir, "0", tokenizer_file}, {"AUTOINTERP_BASE_URL=" + llm.base_url()});
   auto first = read_line(c.out);
   ASSERT_EQ(first.rfind("listening on 127.0.0.1:", 0), 0u) << first;
   auto port = static_cast<unsigned short>(std::stoul(first.substr(first.rfind(':') + 1)));

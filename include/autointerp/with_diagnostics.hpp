@@ -13,6 +13,10 @@
 // `void(error_code, T)`. Without `diag`, an error's text is dropped unless the token is
 // `with_diagnostics(...)`; with `diag`, the text is there and `with_diagnostics` uses it too.
 // Both adapters only work with autointerp's own operations (they need their diagnostics).
+//
+// Inside a coroutine, wrap `use_awaitable` rather than `deferred` in `with_diagnostics`: Boost 1.81
+// (Debian 12) cannot co_await a deferred operation that completes with an `exception_ptr`, which
+// is what `with_diagnostics(deferred)` makes. `as_result(deferred)` works.
 
 #include <autointerp/error.hpp>
 

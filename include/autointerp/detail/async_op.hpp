@@ -14,6 +14,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <exception>
@@ -102,10 +103,29 @@ struct awaited_result<boost::asio::awaitable<partial_result<T>>> {
   }
 };
 
+/// The coroutine an operation runs: `make()`'s, with two settings co_spawn does not give. Partial
+/// cancellation is let through as well as terminal (co_spawn alone drops it, and the LLM
+/// explainers document it). A co_await after a cancellation completes instead of throwing
+/// `operation_aborted`: our coroutines look at every result and complete with `errc::cancelled`
+/// themselves, where an exception would have become `errc::internal`.
+template <class R, class Make>
+boost::asio::awaitable<R> cancellable(Make make) {
+  co_await boost::asio::this_coro::reset_cancellation_state(boost::asio::enable_partial_cancellation());
+  co_await boost::asio::this_coro::throw_if_cancelled(false);
+  auto inner = make();  // named rather than awaited as a temporary: g++ 12
+  co_return co_await std::move(inner);
+}
+
+/// Whether the calling coroutine's operation has been cancelled (any type).
+inline boost::asio::awaitable<bool> cancelled() {
+  auto cs = co_await boost::asio::this_coro::cancellation_state;
+  co_return cs.cancelled() != boost::asio::cancellation_type::none;
+}
+
 /// Initiation shared by our operations: runs the coroutine `make()` on `ex` and completes the
 /// handler on its associated executor, or on `ex` when it has none (never the system executor).
-/// The handler's cancellation slot is connected to the coroutine. An exception escaping the
-/// coroutine becomes `errc::internal` naming `what`.
+/// The handler's cancellation slot is connected to the coroutine (terminal and partial, see
+/// `cancellable`). An exception escaping the coroutine becomes `errc::internal` naming `what`.
 struct coro_initiation {
   template <class Handler, class Make>
   void operator()(Handler handler, diagnostics* diag, boost::asio::any_io_executor ex, Make make,
@@ -116,7 +136,7 @@ struct coro_initiation {
     auto hex = boost::asio::get_associated_executor(handler, ex);
     auto work = boost::asio::make_work_guard(hex);
     boost::asio::co_spawn(
-        ex, make(),
+        ex, cancellable<R>(std::move(make)),
         boost::asio::bind_cancellation_slot(
             slot, [h = std::move(handler), diag, what, work = std::move(work)](std::exception_ptr ep, R r) mutable {
               if (ep) {

@@ -72,7 +72,10 @@ class explainer {
   }
 
  protected:
-  /// The work of `async_explain`, run on `get_executor()`. `record` outlives the coroutine.
+  /// The work of `async_explain`, run on `get_executor()`. `record` outlives the coroutine. It runs
+  /// with terminal and partial cancellation let through and `throw_if_cancelled(false)`: an
+  /// operation it awaits after a cancellation completes with its error instead of throwing, so
+  /// look at each result and return `errc::cancelled` (with what was spent) when it says so.
   virtual boost::asio::awaitable<autointerp::detail::partial_result<explanation>> explain(records::latent_record const& record) const = 0;
 };
 

@@ -16,6 +16,7 @@
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -30,6 +31,11 @@ inline boost::asio::awaitable<autointerp::detail::partial_result<explain::explan
                                          boost::asio::as_tuple(boost::asio::use_awaitable));
   auto [lec, record] = co_await std::move(load);
   if (lec) co_return partial{{}, diag.to_error(lec)};
+  // A cancellation that came while the record was built (that work runs to its end) must not
+  // start the explainer: a call started now would not know of it.
+  if (co_await autointerp::detail::cancelled())
+    co_return partial{{}, make_error(errc::cancelled, "latent " + std::to_string(id.index) + " of module '" + id.module +
+                                                          "': cancelled while its record was built; no explanation was asked for")};
   auto ask = explainer.async_explain(record, diag, boost::asio::as_tuple(boost::asio::use_awaitable));
   auto [ec, answer] = co_await std::move(ask);
   if (ec) co_return partial{std::move(answer), diag.to_error(ec)};
@@ -47,7 +53,9 @@ inline boost::asio::awaitable<autointerp::detail::partial_result<explain::explan
 /// - Lifetimes: `sources`, `options` and `id` are copied; `explainer` (and `diag`) must outlive the
 ///   operation.
 /// - Cancellation: `terminal` skips record building that has not started and aborts the LLM call
-///   (`errc::cancelled`); `partial` aborts the LLM call of an LLM explainer.
+///   (`errc::cancelled`); `partial` aborts the LLM call of an LLM explainer. Either, arriving while
+///   the record is being built, lets that work end and then completes with `errc::cancelled`
+///   without asking the explainer.
 /// - Errors: those of `records::load_record` (`errc::too_few_examples` among them) and of the
 ///   explainer; their text goes to `diag` when given, or use `with_diagnostics(token)`.
 /// - Thread-safety: as the explainer's (the SDK's explainers: any number at once, from their

@@ -570,7 +570,11 @@ inline error cancelled_error(client_impl const& s) {
 // The call itself; `attempts` follows the attempts made, so a failure can say how many there were.
 inline asio::awaitable<result<chat_response>> run_chat_attempts(std::shared_ptr<client_impl> self, chat_request req,
                                                                 std::uint32_t& attempts) {
-  co_await asio::this_coro::reset_cancellation_state(asio::enable_partial_cancellation());
+  // Partial cancellation aborts the call as terminal does (see async_chat), but Beast's composed
+  // reads and writes only act on terminal: every accepted type is passed on to them as terminal.
+  co_await asio::this_coro::reset_cancellation_state(asio::enable_partial_cancellation(), [](asio::cancellation_type t) {
+    return t == asio::cancellation_type::none ? t : asio::cancellation_type::terminal;
+  });
   co_await asio::this_coro::throw_if_cancelled(false);
   auto start = steady::now();
   client_impl& s = *self;

@@ -1,6 +1,10 @@
-// explain_one: the smallest program that co_awaits one latent's explanation.
-//   explain_one CACHE MODULE LATENT [TOKENIZER_JSON]
+// 04_explain_one: the smallest program that co_awaits one latent's explanation.
+//   04_explain_one CACHE MODULE LATENT [TOKENIZER_JSON]
 // With OPENROUTER_API_KEY set an LLM explains; without, the statistical baseline does.
+//
+// An explainer is an object with one operation, `async_explain` (record in, explanation out); the
+// SDK has three (statistical, LLM, dry run). pipeline::async_explain_latent builds the record (02)
+// and asks the explainer, in one `co_await`.
 #include <autointerp/cache/dataset.hpp>
 #include <autointerp/explain/llm_explainer.hpp>
 #include <autointerp/explain/statistical_explainer.hpp>
@@ -32,7 +36,7 @@ asio::awaitable<int> print_explanation(explain::explainer const& explainer, pipe
 }
 
 int main(int argc, char** argv) try {
-  if (argc < 4) return std::cerr << "usage: explain_one CACHE MODULE LATENT [TOKENIZER_JSON]\n", 2;
+  if (argc < 4) return std::cerr << "usage: 04_explain_one CACHE MODULE LATENT [TOKENIZER_JSON]\n", 2;
   asio::io_context io;
   asio::thread_pool cpu(2);  // decompression and record building run here, not on io
   pipeline::job_sources sources{.data = cache::dataset::open(argv[1]).value(),  // .value() throws on error
@@ -58,6 +62,6 @@ int main(int argc, char** argv) try {
   io.run();
   return result.get();
 } catch (std::exception const& e) {
-  std::cerr << "explain_one: " << e.what() << "\n";
+  std::cerr << "04_explain_one: " << e.what() << "\n";
   return 2;
 }

@@ -1,5 +1,5 @@
-// asio_server: explanations on demand inside an existing Beast HTTP server.
-//   asio_server CACHE [PORT] [TOKENIZER_JSON]      then: curl http://127.0.0.1:PORT/explain/<module>/<latent>
+// 06_asio_server: explanations on demand inside an existing Beast HTTP server.
+//   06_asio_server CACHE [PORT] [TOKENIZER_JSON]      then: curl http://127.0.0.1:PORT/explain/<module>/<latent>
 //
 // The server owns its io_context, as an application would; each request co_awaits the SDK on it.
 // One LLM client (one connection pool, one retry budget) and one CPU pool serve every request, and
@@ -160,7 +160,7 @@ asio::awaitable<void> listen(tcp::acceptor& acceptor, explainer_service& service
 }
 
 int main(int argc, char** argv) try {
-  if (argc < 2) return std::cerr << "usage: asio_server CACHE [PORT] [TOKENIZER_JSON]\n", 2;
+  if (argc < 2) return std::cerr << "usage: 06_asio_server CACHE [PORT] [TOKENIZER_JSON]\n", 2;
   connections conns;  // declared before io: sessions io destroys after a hard stop still count down
   asio::io_context io;
   asio::thread_pool cpu(2);
@@ -204,6 +204,6 @@ int main(int argc, char** argv) try {
   conns.on_drained = nullptr;  // the client and signal set go before io, which may still hold sessions
   return 0;
 } catch (std::exception const& e) {
-  std::cerr << "asio_server: " << e.what() << "\n";
+  std::cerr << "06_asio_server: " << e.what() << "\n";
   return 2;
 }

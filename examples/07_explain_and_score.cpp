@@ -1,5 +1,5 @@
-// explain_and_score: one latent explained, then scored by detection and fuzzing, from C++.
-//   explain_and_score CACHE MODULE LATENT [TOKENIZER_JSON]
+// 07_explain_and_score: one latent explained, then scored by detection and fuzzing, from C++.
+//   07_explain_and_score CACHE MODULE LATENT [TOKENIZER_JSON]
 // With OPENROUTER_API_KEY (or AUTOINTERP_BASE_URL naming a local OpenAI-compatible server) an LLM
 // explains and scores; without, the statistical baseline explains and the keyword baseline scores.
 #include <autointerp/cache/dataset.hpp>
@@ -51,7 +51,7 @@ asio::awaitable<int> explain_and_score(tools const& t, cache::dataset const& dat
 }
 
 int main(int argc, char** argv) try {
-  if (argc < 4) return std::cerr << "usage: explain_and_score CACHE MODULE LATENT [TOKENIZER_JSON]\n", 2;
+  if (argc < 4) return std::cerr << "usage: 07_explain_and_score CACHE MODULE LATENT [TOKENIZER_JSON]\n", 2;
   asio::io_context io;
   asio::thread_pool cpu(2);
   auto data = cache::dataset::open(argv[1]).value();
@@ -86,6 +86,6 @@ int main(int argc, char** argv) try {
   io.run();
   return done.get();
 } catch (std::exception const& e) {
-  std::cerr << "explain_and_score: " << e.what() << "\n";
+  std::cerr << "07_explain_and_score: " << e.what() << "\n";
   return 2;
 }
