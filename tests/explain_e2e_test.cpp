@@ -421,25 +421,28 @@ TEST(explain_e2e, an_output_that_cannot_be_written_stops_the_job) {
   std::filesystem::remove_all(out);
 }
 
+// Three requests in ten fail, in turn in each of the ways the client retries.
+std::optional<fake_reply> injected_fault(std::size_t k) {
+  if (k % 10 >= 3) return std::nullopt;
+  switch (k / 10 % 8) {
+    case 0: return fake_reply::error(500, "internal");
+    case 1: return fake_reply::error(429, "slow down").with_header("retry-after-ms", "5");
+    case 2: return fake_reply::failure(fake_reply::action::reset_before_headers);
+    case 3: return fake_reply::failure(fake_reply::action::reset_after_headers);
+    case 4: return fake_reply::failure(fake_reply::action::truncated_body);
+    case 5: return fake_reply::error_in_200(502, "upstream provider error");
+    case 6: return fake_reply::raw("{not json");
+    default: return fake_reply::error(503, "overloaded");
+  }
+}
+
 TEST(explain_e2e, thirty_percent_faults_all_latents_end_explained_and_none_is_called_twice_after_success) {
   // Every third-or-so request fails in one of the ways the client retries; success is counted per
   // prompt (each latent's prompt differs), so a latent explained twice would show up.
   std::map<std::string, int> successes;
   std::size_t n = 0;
   auto handler = [&](fake_request const& r) -> fake_reply {
-    std::size_t k = n++;
-    if (k % 10 < 3) {
-      switch (k / 10 % 8) {
-        case 0: return fake_reply::error(500, "internal");
-        case 1: return fake_reply::error(429, "slow down").with_header("retry-after-ms", "5");
-        case 2: return fake_reply::failure(fake_reply::action::reset_before_headers);
-        case 3: return fake_reply::failure(fake_reply::action::reset_after_headers);
-        case 4: return fake_reply::failure(fake_reply::action::truncated_body);
-        case 5: return fake_reply::error_in_200(502, "upstream provider error");
-        case 6: return fake_reply::raw("{not json");
-        default: return fake_reply::error(503, "overloaded");
-      }
-    }
+    if (auto fault = injected_fault(n++)) return std::move(*fault);
     ++successes[r.prompt()];
     return name_the_token(r);
   };
@@ -560,15 +563,7 @@ TEST(score_e2e, thirty_percent_faults_leave_no_null_prediction_and_no_batch_is_p
   std::map<std::string, int> successes;
   std::size_t n = 0;
   auto handler = [&](fake_request const& r) -> fake_reply {
-    std::size_t k = n++;
-    if (k % 10 < 3) {
-      switch (k / 10 % 4) {
-        case 0: return fake_reply::error(500, "internal");
-        case 1: return fake_reply::error(429, "slow down").with_header("retry-after-ms", "5");
-        case 2: return fake_reply::failure(fake_reply::action::reset_before_headers);
-        default: return fake_reply::error_in_200(502, "upstream provider error");
-      }
-    }
+    if (auto fault = injected_fault(n++)) return std::move(*fault);
     ++successes[r.prompt()];
     return ai::testing::fake_brain(r);
   };
