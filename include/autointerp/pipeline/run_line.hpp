@@ -10,6 +10,7 @@
 #include <boost/json/value.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -87,7 +88,7 @@ inline std::optional<run_line> parse_run_line(std::string_view text) {
     if (auto const* c = u->get_object().if_contains("cost"); c && c->is_number()) {
       boost::system::error_code e;
       double cost = c->to_number<double>(e);
-      if (!e && cost >= 0) r.usage.cost = cost;
+      if (!e && std::isfinite(cost) && cost >= 0) r.usage.cost = cost;
     }
   }
   if (auto const* x = o.if_contains("latency_ms"); x && x->is_number()) {

@@ -7,6 +7,7 @@
 // which delphi's reader ignores: "highlighted" (token indices shown between << >>) and "batch"
 // (the 0-based prompt number).
 
+#include <autointerp/detail/json_number.hpp>
 #include <autointerp/error.hpp>
 #include <autointerp/records/record_json.hpp>
 #include <autointerp/score/score_sample.hpp>
@@ -98,13 +99,6 @@ inline std::string to_score_file(std::span<score_sample const> samples) {
 
 namespace detail {
 
-inline std::optional<double> number_of(boost::json::value const& v) {
-  if (v.is_double()) return v.get_double();
-  if (v.is_int64()) return static_cast<double>(v.get_int64());
-  if (v.is_uint64()) return static_cast<double>(v.get_uint64());
-  return std::nullopt;
-}
-
 inline std::optional<std::uint64_t> count_of(boost::json::value const& v) {
   if (v.is_int64() && v.get_int64() >= 0) return static_cast<std::uint64_t>(v.get_int64());
   if (v.is_uint64()) return v.get_uint64();
@@ -158,13 +152,13 @@ inline result<std::vector<score_sample>> parse_score_file(std::string_view text,
           s.activations.push_back(std::numeric_limits<float>::quiet_NaN());
           continue;
         }
-        auto n = detail::number_of(x);
+        auto n = detail::finite_number(x);
         if (!n) return fail(at + "\"activations\" must be a list of numbers");
         s.activations.push_back(static_cast<float>(*n));
       }
     }
     if (auto const* v = o->if_contains("distance"); v && !v->is_null()) {
-      auto n = detail::number_of(*v);
+      auto n = detail::finite_number(*v);
       if (!n) return fail(at + "\"distance\" must be a number");
       s.distance = *n;
     }
@@ -174,7 +168,7 @@ inline result<std::vector<score_sample>> parse_score_file(std::string_view text,
       else return fail(at + "\"prediction\" must be true, false or null");
     }
     if (auto const* v = o->if_contains("probability"); v && !v->is_null()) {
-      auto n = detail::number_of(*v);
+      auto n = detail::finite_number(*v);
       if (!n) return fail(at + "\"probability\" must be a number or null");
       s.probability = *n;
     }

@@ -1,6 +1,7 @@
 #pragma once
 // Out-of-line parts of autointerp/llm/wire.hpp.
 
+#include <autointerp/detail/json_number.hpp>
 #include <autointerp/llm/wire.hpp>
 
 #include <boost/json/parse.hpp>
@@ -35,11 +36,8 @@ inline std::uint64_t count_or_zero(boost::json::value const* v) noexcept {
 
 inline std::optional<double> number(boost::json::value const* v) noexcept {
   if (!v) return std::nullopt;
-  if (v->is_double()) return v->get_double();
-  if (v->is_int64()) return static_cast<double>(v->get_int64());
-  if (v->is_uint64()) return static_cast<double>(v->get_uint64());
   if (v->is_string()) return parse_decimal(v->get_string());  // some proxies send numbers as strings
-  return std::nullopt;
+  return autointerp::detail::finite_number(*v);
 }
 
 /// An error body's code as a number: {"error":{"code":429}} or "429"; 0 when absent or textual.

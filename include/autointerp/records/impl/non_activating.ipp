@@ -1,6 +1,7 @@
 #pragma once
 // Out-of-line parts of non_activating.hpp.
 
+#include <autointerp/detail/json_number.hpp>
 #include <autointerp/records/non_activating.hpp>
 #include <autointerp/records/python_random.hpp>
 
@@ -49,10 +50,11 @@ AUTOINTERP_DECL result<neighbour_table> parse_neighbours(std::string_view json, 
       if (!item.is_array() || item.as_array().size() != 2)
         return bad("an entry of \"" + std::string(key) + "\" is not a [score, latent] pair");
       auto const& pair = item.as_array();
-      if (!pair[0].is_number()) return bad("a score of \"" + std::string(key) + "\" is not a number");
+      auto score = autointerp::detail::finite_number(pair[0]);
+      if (!score) return bad("a score of \"" + std::string(key) + "\" is not a finite number");
       std::uint64_t idx = 0;
       if (!as_index(pair[1], idx)) return bad("a neighbour of \"" + std::string(key) + "\" is not a latent index");
-      entries.push_back({pair[0].to_number<double>(), static_cast<std::uint32_t>(idx)});
+      entries.push_back({*score, static_cast<std::uint32_t>(idx)});
     }
     table[static_cast<std::uint32_t>(latent)] = std::move(entries);
   }
