@@ -864,8 +864,8 @@ TEST(metrics, undefined_figures_are_null_and_weighted_f1_uses_firing_counts) {
 
 TEST(metrics, summary_json_has_the_issue_shape_and_no_nan) {
   auto const ls = four_latents();
-  std::vector<std::pair<std::string, sc::scorer_summary>> scorers{{"detection", sc::summarize(ls)},
-                                                                   {"fuzz", sc::summarize({})}};
+  std::vector<std::pair<std::string, boost::json::object>> scorers{{"detection", sc::to_json(sc::summarize(ls))},
+                                                                   {"fuzz", sc::to_json(sc::summarize({}))}};
   auto const o = sc::summary_json(scorers);
   auto const text = sc::to_json_text(o);
   EXPECT_EQ(text.find("NaN"), std::string::npos);

@@ -14,8 +14,11 @@
 #include <autointerp/pipeline/run.hpp>
 #include <autointerp/pipeline/score_stage.hpp>
 #include <autointerp/pipeline/shard.hpp>
+#include <autointerp/score/embedding_scorer.hpp>
+#include <autointerp/score/intruder_scorer.hpp>
 #include <autointerp/score/keyword_scorer.hpp>
 #include <autointerp/score/llm_scorer.hpp>
+#include <autointerp/score/simulation_scorer.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -50,11 +53,25 @@ struct job_args {
   bool resume = false;
   std::optional<std::uint32_t> max_tokens;
   std::optional<double> temperature;
-  std::string scorers;  ///< comma-separated: detection, fuzz
+  std::string scorers;  ///< comma-separated: detection, fuzz, simulation, intruder, embedding
   std::size_t n_examples_shown = 5;
   unsigned score_retries = 2;
   std::string fuzz_type = "default";
+  std::string intruder_type = "default";
   bool logprobs = false;
+  std::string embedding_model = "text-embedding-3-small", embedding_base_url;
+  std::optional<std::string> embedding_prefix;
+  std::size_t embedding_batch = 64;
+
+  bool wants_scorer(std::string_view name) const {
+    for (std::size_t start = 0; start <= scorers.size();) {
+      auto comma = scorers.find(',', start);
+      if (comma == std::string::npos) comma = scorers.size();
+      if (std::string_view(scorers).substr(start, comma - start) == name) return true;
+      start = comma + 1;
+    }
+    return false;
+  }
   record_args rec;
 };
 
@@ -79,12 +96,23 @@ inline void add_job_options(CLI::App* cmd, job_args& a, std::string const& verb)
   cmd->add_option("--memory-budget", a.memory_budget_mib, "MiB of decoded delphi shards kept in memory")->capture_default_str();
   cmd->add_option("--max-tokens", a.max_tokens, "cap on each answer's length in tokens");
   cmd->add_option("--temperature", a.temperature, "sampling temperature sent to the provider");
-  cmd->add_option("--scorers", a.scorers, "scorers run on each explanation: detection, fuzz (comma-separated)");
+  cmd->add_option("--scorers", a.scorers,
+                  "scorers run on each explanation: detection, fuzz, simulation, intruder, embedding (comma-separated)");
   cmd->add_option("--n-examples-shown", a.n_examples_shown, "examples per scoring prompt")->capture_default_str();
   cmd->add_option("--score-retries", a.score_retries, "times an unparsable scoring answer is asked again")->capture_default_str();
   cmd->add_option("--fuzz-type", a.fuzz_type, "default or active (wrong highlights inside activating examples)")
       ->capture_default_str();
-  cmd->add_flag("--logprobs", a.logprobs, "ask for logprobs: scores get probabilities (and AUC)");
+  cmd->add_option("--intruder-type", a.intruder_type,
+                  "intruder: default (a non-activating window) or internal (an activating example of another quantile)")
+      ->capture_default_str();
+  cmd->add_flag("--logprobs", a.logprobs,
+                "ask for logprobs: classifier scores get probabilities (and AUC), simulation expected levels");
+  cmd->add_option("--embedding-model", a.embedding_model, "embedding scorer: the model")->capture_default_str();
+  cmd->add_option("--embedding-base-url", a.embedding_base_url,
+                  "embedding scorer: OpenAI-compatible base URL serving /embeddings (default: the chat endpoint)");
+  cmd->add_option("--embedding-batch", a.embedding_batch, "embedding scorer: texts per request")->capture_default_str();
+  cmd->add_option("--embedding-prefix", a.embedding_prefix,
+                  "embedding scorer: instruction put before the explanation (default: delphi's)");
   add_record_options(cmd, a.rec);
 }
 
@@ -115,6 +143,7 @@ inline autointerp::result<provider_choice> choose_provider(job_args& a) {
 struct job_env {
   boost::asio::any_io_executor io;
   autointerp::llm::client* client = nullptr;  ///< set when the provider is an LLM
+  autointerp::llm::client* embedding_client = nullptr;  ///< set when the embedding scorer runs
   provider_choice provider;
   autointerp::pipeline::job_sources const* sources = nullptr;
 };
@@ -129,13 +158,22 @@ inline autointerp::result<std::vector<std::unique_ptr<autointerp::score::scorer>
   if (a.n_examples_shown == 0) return bad("--n-examples-shown must be at least 1");
   auto fuzz = sc::parse_fuzz_type(a.fuzz_type);
   if (!fuzz) return bad("--fuzz-type '" + a.fuzz_type + "': use default or active");
+  auto intruder = sc::parse_intruder_type(a.intruder_type);
+  if (!intruder) return bad("--intruder-type '" + a.intruder_type + "': use default or internal");
   if (env.provider.name == "dry-run")
     return bad("--scorers with --provider dry-run: dry runs of scoring are not supported yet; drop --scorers");
   sc::scoring_options so;
   so.n_examples_shown = a.n_examples_shown;
   so.seed = a.rec.options.seed;
   so.fuzz = *fuzz;
+  so.intruder = *intruder;
   so.logprobs = a.logprobs;
+  sc::llm_scorer_options lo;
+  lo.scoring = so;
+  lo.model = a.model;
+  lo.max_tokens = a.max_tokens;
+  lo.temperature = a.temperature;
+  lo.retries = a.score_retries;
   std::vector<std::string> seen;
   for (std::size_t start = 0; start <= a.scorers.size();) {
     auto comma = a.scorers.find(',', start);
@@ -143,20 +181,32 @@ inline autointerp::result<std::vector<std::unique_ptr<autointerp::score::scorer>
     std::string name = a.scorers.substr(start, comma - start);
     start = comma + 1;
     if (name.empty()) continue;
-    auto kind = sc::parse_scorer_kind(name);
-    if (!kind) return bad("--scorers: unknown scorer '" + name + "'; use detection, fuzz");
     if (std::find(seen.begin(), seen.end(), name) != seen.end()) continue;
     seen.push_back(name);
-    if (env.client) {
-      sc::llm_scorer_options lo;
-      lo.scoring = so;
-      lo.model = a.model;
-      lo.max_tokens = a.max_tokens;
-      lo.temperature = a.temperature;
-      lo.retries = a.score_retries;
-      out.push_back(std::make_unique<sc::llm_scorer>(*env.client, *kind, std::move(lo)));
+    if (auto kind = sc::parse_scorer_kind(name)) {
+      if (env.client) out.push_back(std::make_unique<sc::llm_scorer>(*env.client, *kind, lo));
+      else out.push_back(std::make_unique<sc::keyword_scorer>(env.io, *kind, so));
+    } else if (name == "simulation") {
+      if (env.client) out.push_back(std::make_unique<sc::simulation_scorer>(*env.client, lo));
+      else out.push_back(std::make_unique<sc::keyword_simulation_scorer>(env.io, so));
+    } else if (name == "intruder") {
+      if (a.n_examples_shown < 2) return bad("--scorers intruder needs --n-examples-shown of at least 2");
+      if (!env.client)
+        return bad("--scorers intruder needs an LLM (it has no keyword baseline): pass --provider openrouter|openai|local");
+      out.push_back(std::make_unique<sc::intruder_scorer>(*env.client, lo));
+    } else if (name == "embedding") {
+      if (!env.embedding_client)
+        return bad("--scorers embedding needs an embedding endpoint: pass --embedding-base-url (or an LLM provider "
+                   "whose endpoint serves /embeddings)");
+      if (a.embedding_batch == 0) return bad("--embedding-batch must be at least 1");
+      sc::embedding_scorer_options eo;
+      eo.model = a.embedding_model;
+      if (a.embedding_prefix) eo.query_prefix = *a.embedding_prefix;
+      eo.batch = a.embedding_batch;
+      eo.scoring = so;
+      out.push_back(std::make_unique<sc::embedding_scorer>(*env.embedding_client, std::move(eo)));
     } else {
-      out.push_back(std::make_unique<sc::keyword_scorer>(env.io, *kind, so));
+      return bad("--scorers: unknown scorer '" + name + "'; use detection, fuzz, simulation, intruder, embedding");
     }
   }
   return out;
@@ -225,7 +275,19 @@ inline int run_job(std::string_view command, job_args& a, stage_factory const& m
     client = std::make_unique<ai::llm::client>(io.get_executor(), std::move(co));
     if (auto const* e = client->config_error()) return usage(e->what());
   }
-  job_env const env{io.get_executor(), client.get(), *provider, &sources};
+  std::unique_ptr<ai::llm::client> embedding_client;  // its own only when it has its own endpoint
+  if (a.wants_scorer("embedding") && !a.embedding_base_url.empty()) {
+    auto ep = ai::llm::preset(provider->llm ? provider->name : "local", a.embedding_base_url);
+    if (!ep) return usage("--embedding-base-url: " + ep.error().what());
+    ai::llm::client_options co;
+    co.endpoint = std::move(*ep);
+    co.max_connections = a.concurrency;
+    co.limits.max_in_flight = a.concurrency;
+    embedding_client = std::make_unique<ai::llm::client>(io.get_executor(), std::move(co));
+    if (auto const* e = embedding_client->config_error()) return usage("--embedding-base-url: " + e->what());
+  }
+  job_env const env{io.get_executor(), client.get(), embedding_client ? embedding_client.get() : client.get(), *provider,
+                    &sources};
   auto stages = make_stages(env);
   if (!stages) return usage(stages.error().what());
 
@@ -272,6 +334,7 @@ inline int run_job(std::string_view command, job_args& a, stage_factory const& m
                   summary = std::move(s);
                   signals.cancel();
                   if (client) client->close_idle_connections();
+                  if (embedding_client) embedding_client->close_idle_connections();
                 }));
   io.run();
   job->progress->finish();

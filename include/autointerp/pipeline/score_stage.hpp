@@ -1,6 +1,6 @@
 #pragma once
 // A scoring stage: a scorer object run after the explain stage (or on explanations that already
-// exist), writing delphi's score file `scores/<scorer>/<module>_latent<i>.txt`.
+// exist), writing its score file `scores/<scorer>/<module>_latent<i>.txt` in its format.
 
 #include <autointerp/error.hpp>
 #include <autointerp/pipeline/stage.hpp>
@@ -57,7 +57,7 @@ class score_stage final : public stage {
     }
     out.status = latent_status::scored;
     out.error = result.batch_error;
-    out.files.push_back({run_store::score_file(name(), id), score::to_score_file(result.samples)});
+    out.files.push_back({run_store::score_file(name(), id), score::score_file_text(name(), result.samples, result.trials)});
     co_return out;
   }
 

@@ -90,10 +90,11 @@ class report_builder {
   std::uint32_t intern(std::string const& token);
   std::uint32_t intern_status(std::string const& status);
   std::uint32_t intern_module(std::string const& module);
-  std::size_t intern_scorer(std::string const& scorer);
+  std::size_t intern_scorer(scorer_figures const& figures);
 
   struct scorer_column {
     std::string name;
+    std::string figure;  // what the column shows: "balanced accuracy", "correlation", ...
     std::size_t scored = 0, undefined = 0;
     std::vector<std::uint32_t> histogram;
   };

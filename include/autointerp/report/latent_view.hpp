@@ -4,8 +4,12 @@
 
 #include <autointerp/cache/latent_activations.hpp>
 #include <autointerp/records/latent_record.hpp>
+#include <autointerp/score/embedding_metrics.hpp>
+#include <autointerp/score/intruder_metrics.hpp>
 #include <autointerp/score/metrics.hpp>
+#include <autointerp/score/score_file.hpp>
 #include <autointerp/score/score_sample.hpp>
+#include <autointerp/score/simulation_metrics.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -25,21 +29,89 @@ struct window {
   std::vector<float> activations;  ///< same length as tokens; 0 where the latent is silent
 };
 
+/// One example's true and simulated levels, for drawing one against the other.
+struct level_trace {
+  std::vector<std::string> tokens;
+  std::vector<double> truth, simulated;
+};
+
 /// One scorer's figures for a latent, from its score file (`scores/<scorer>/<module>_latent<i>.txt`).
 struct scorer_figures {
   std::string scorer;              ///< the scorer's folder name: "detection", "fuzz", ...
-  score::latent_metrics metrics;   ///< confusion counts (with `failed`), balanced accuracy, F1, ...; null when undefined
-  std::optional<double> accuracy;  ///< (TP + TN) / examples; null when no sample has a prediction
+  score::latent_metrics metrics;   ///< classifiers: confusion counts (with `failed`), balanced accuracy, F1, ...
+  std::optional<double> accuracy;  ///< classifiers: (TP + TN) / examples; intruder: share of prompts named right
+  /// The figure the views sort by and bin: balanced accuracy (classifiers), the correlation of all
+  /// examples joined (simulation), accuracy (intruder) or AUC (embedding); null when undefined.
+  std::optional<double> headline;
+  std::string headline_name = "balanced accuracy";  ///< what `headline` is
+  std::uint64_t failed = 0;        ///< samples (intruder: prompts) without an answer
+  std::optional<double> rsquared;  ///< simulation: OpenAI's R^2 of the latent
+  level_trace trace;               ///< simulation: the strongest activating example that was simulated
   std::string error;               ///< not empty: the score file could not be read (why); the figures are then empty
+
+  /// True for detection, fuzz and other classifiers (whose `metrics` are filled).
+  bool classifier() const { return score::score_file_format_of(scorer) == score::score_file_format::classifier; }
 };
 
-/// The figures of one latent's scored samples under `scorer`. Pure.
+/// The figures of one latent's classifier samples under `scorer`. Pure.
 inline scorer_figures make_scorer_figures(std::string scorer, std::span<score::score_sample const> samples) {
   scorer_figures s;
   s.scorer = std::move(scorer);
   s.metrics = score::compute_latent_metrics(samples);
   s.accuracy = score::accuracy(s.metrics.counts);
+  s.headline = s.metrics.balanced_accuracy;
+  s.failed = s.metrics.counts.failed;
   return s;
+}
+
+/// The figures of one latent's score file under `scorer`, in that scorer's format. Pure.
+inline scorer_figures make_scorer_figures(std::string scorer, score::scored_file const& scores) {
+  switch (score::score_file_format_of(scorer)) {
+    case score::score_file_format::classifier: break;
+    case score::score_file_format::simulation: {
+      scorer_figures s;
+      s.scorer = std::move(scorer);
+      auto const f = score::latent_simulation_figures(scores.samples);
+      s.headline = f.ev_correlation;
+      s.headline_name = "correlation";
+      s.rsquared = f.rsquared;
+      score::score_sample const* best = nullptr;
+      double best_level = -1;
+      for (auto const& x : scores.samples) {
+        if (!x.simulated) {
+          ++s.failed;
+          continue;
+        }
+        double top = 0;
+        for (auto l : x.true_levels) top = std::max(top, static_cast<double>(l));
+        if (x.activating && top > best_level && x.simulated->size() == x.true_levels.size()) best = &x, best_level = top;
+      }
+      if (best) {
+        s.trace.tokens = best->str_tokens;
+        s.trace.truth.assign(best->true_levels.begin(), best->true_levels.end());
+        s.trace.simulated = *best->simulated;
+      }
+      return s;
+    }
+    case score::score_file_format::intruder: {
+      scorer_figures s;
+      s.scorer = std::move(scorer);
+      auto const c = score::count_intruder(scores.trials);
+      s.accuracy = s.headline = c.accuracy();
+      s.headline_name = "accuracy";
+      s.failed = c.failed;
+      return s;
+    }
+    case score::score_file_format::embedding: {
+      scorer_figures s;
+      s.scorer = std::move(scorer);
+      s.headline = score::similarity_auc(scores.samples);
+      s.headline_name = "AUC";
+      for (auto const& x : scores.samples) s.failed += x.similarity ? 0 : 1;
+      return s;
+    }
+  }
+  return make_scorer_figures(std::move(scorer), std::span<score::score_sample const>(scores.samples));
 }
 
 /// Everything shown about a latent.

@@ -35,6 +35,8 @@ inline score_sample activating_sample(records::activating_example const& ex) {
   s.str_tokens = strings_of(ex.tokens, ex.str_tokens);
   s.activations = ex.activations;
   s.activations.resize(ex.tokens.size(), 0.f);
+  s.true_levels = ex.levels;
+  s.true_levels.resize(ex.tokens.size(), 0);
   s.activating = true;
   s.quantile = ex.quantile;
   s.distance = static_cast<double>(ex.quantile);
@@ -46,6 +48,7 @@ inline score_sample non_activating_sample(records::non_activating_example const&
   s.tokens = ex.tokens;
   s.str_tokens = strings_of(ex.tokens, ex.str_tokens);
   s.activations.assign(ex.tokens.size(), 0.f);
+  s.true_levels.assign(ex.tokens.size(), 0);
   s.activating = false;
   // The record already holds delphi's distance: -1 for a random window, minus the neighbour's
   // score for a neighbour window. A hand-made record's 0 is read as random.

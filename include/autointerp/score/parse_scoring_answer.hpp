@@ -99,6 +99,45 @@ inline std::string_view digit_core(std::string_view t) noexcept {
   return t;
 }
 
+/// Where a value of an answer sits among the answer's logprob tokens.
+struct token_position {
+  std::size_t token = 0;   ///< index into the logprobs
+  std::size_t offset = 0;  ///< the value's first byte within that token's text
+};
+
+// For each offset into `text` (values of the list text[begin, end)), the logprob token covering
+// it. The tokens are aligned with `text` by their concatenation, or, when that differs from `text`,
+// by finding the list's text in it; nullopt where that fails.
+inline std::vector<std::optional<token_position>> tokens_at(std::string_view text, std::size_t begin, std::size_t end,
+                                                            std::span<std::size_t const> offsets,
+                                                            std::span<llm::token_logprob const> logprobs) {
+  std::vector<std::optional<token_position>> out(offsets.size());
+  if (logprobs.empty()) return out;
+  std::string joined;
+  std::vector<std::size_t> starts;
+  starts.reserve(logprobs.size());
+  for (auto const& t : logprobs) {
+    starts.push_back(joined.size());
+    joined += t.token;
+  }
+  std::ptrdiff_t shift = 0;  // offset in `joined` minus offset in `text`
+  if (joined != text) {
+    auto const at = joined.rfind(text.substr(begin, end - begin));
+    if (at == std::string::npos) return out;
+    shift = static_cast<std::ptrdiff_t>(at) - static_cast<std::ptrdiff_t>(begin);
+  }
+  for (std::size_t k = 0; k < offsets.size(); ++k) {
+    auto const o = static_cast<std::size_t>(static_cast<std::ptrdiff_t>(offsets[k]) + shift);
+    // The token whose text covers offset o: the last one starting at or before it.
+    auto it = std::upper_bound(starts.begin(), starts.end(), o);
+    if (it == starts.begin()) continue;
+    auto const j = static_cast<std::size_t>(it - starts.begin()) - 1;
+    if (o >= starts[j] + logprobs[j].token.size()) continue;  // offset inside an empty token run
+    out[k] = token_position{j, o - starts[j]};
+  }
+  return out;
+}
+
 }  // namespace detail
 
 /// The predictions in `text`: the LAST JSON-style list in it with exactly `n` entries, each `0`,
@@ -150,29 +189,9 @@ inline scoring_answer parse_scoring_answer(std::string_view text, std::size_t n,
   a.probabilities.assign(n, std::nullopt);
   if (logprobs.empty()) return a;
 
-  std::string joined;
-  std::vector<std::size_t> starts;
-  starts.reserve(logprobs.size());
-  for (auto const& t : logprobs) {
-    starts.push_back(joined.size());
-    joined += t.token;
-  }
-  std::ptrdiff_t shift = 0;  // offset in `joined` minus offset in `text`
-  if (joined != text) {
-    auto const listed = text.substr(l->begin, l->end - l->begin);
-    auto const at = joined.rfind(listed);
-    if (at == std::string::npos) return a;
-    shift = static_cast<std::ptrdiff_t>(at) - static_cast<std::ptrdiff_t>(l->begin);
-  }
-  for (std::size_t k = 0; k < n; ++k) {
-    auto const o = static_cast<std::size_t>(static_cast<std::ptrdiff_t>(l->offsets[k]) + shift);
-    // The token whose text covers offset o: the last one starting at or before it.
-    auto it = std::upper_bound(starts.begin(), starts.end(), o);
-    if (it == starts.begin()) continue;
-    auto const j = static_cast<std::size_t>(it - starts.begin()) - 1;
-    if (o >= starts[j] + logprobs[j].token.size()) continue;  // offset inside an empty token run
-    a.probabilities[k] = binary_probability(logprobs[j]);
-  }
+  auto const at = detail::tokens_at(text, l->begin, l->end, l->offsets, logprobs);
+  for (std::size_t k = 0; k < n; ++k)
+    if (at[k]) a.probabilities[k] = binary_probability(logprobs[at[k]->token]);
   return a;
 }
 

@@ -54,24 +54,24 @@ inline std::vector<std::string> list_scorers(pipeline::run_store const& store) {
   return out;
 }
 
-/// One latent's scored samples under `scorer`, from `scores/<scorer>/<module>_latent<i>.txt`:
+/// One latent's scores under `scorer`, from `scores/<scorer>/<module>_latent<i>.txt` (read in
+/// that scorer's format, `parse_scored_file`):
 /// nothing when that file does not exist (the latent was not scored, or not yet). Input is
 /// untrusted. Errors: `errc::unreadable_file` when the file exists but cannot be read,
 /// `errc::bad_score_file` (see `parse_score_file`, with the file's path first) when it is damaged.
 /// Thread-safe.
-inline result<std::optional<std::vector<score_sample>>> read_latent_scores(pipeline::run_store const& store,
-                                                                           std::string_view scorer,
-                                                                           cache::latent_id const& id) {
+inline result<std::optional<scored_file>> read_latent_scores(pipeline::run_store const& store, std::string_view scorer,
+                                                             cache::latent_id const& id) {
   auto const path = store.score_path(scorer, id);
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) return std::optional<std::vector<score_sample>>{};
+  if (!std::filesystem::is_regular_file(path, ec)) return std::optional<scored_file>{};
   std::ifstream f(path, std::ios::binary);
   if (!f) return make_error(errc::unreadable_file, "cannot open " + path.string());
   std::stringstream ss;
   ss << f.rdbuf();
-  auto samples = parse_score_file(ss.str(), path.string());
-  if (!samples) return samples.error();
-  return std::optional<std::vector<score_sample>>(std::move(*samples));
+  auto scores = parse_scored_file(scorer, ss.str(), path.string());
+  if (!scores) return scores.error();
+  return std::optional<scored_file>(std::move(*scores));
 }
 
 /// Reads every score file under `store.root()/scores/` (a folder per scorer; other names are
@@ -102,12 +102,12 @@ inline result<run_scores> read_run_scores(pipeline::run_store const& store) {
       std::ifstream f(it->path(), std::ios::binary);
       std::stringstream ss;
       ss << f.rdbuf();
-      auto samples = parse_score_file(ss.str(), it->path().string());
-      if (!samples) {
-        out.unreadable.push_back(samples.error().what());
+      auto scores = parse_scored_file(scorer, ss.str(), it->path().string());
+      if (!scores) {
+        out.unreadable.push_back(scores.error().what());
         continue;
       }
-      latents.push_back({std::move(*id), std::move(*samples)});
+      latents.push_back({std::move(*id), std::move(scores->samples), std::move(scores->trials)});
     }
     std::sort(latents.begin(), latents.end(), [](auto const& a, auto const& b) {
       return std::tie(a.latent.module, a.latent.index) < std::tie(b.latent.module, b.latent.index);

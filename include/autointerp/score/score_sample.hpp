@@ -1,5 +1,6 @@
 #pragma once
-// One example a scorer shows the LLM, with its label and, once asked, the LLM's prediction.
+// One example a scorer shows the LLM, with its label and, once asked, the LLM's prediction; and one
+// prompt of the intruder scorer.
 
 #include <cstddef>
 #include <cstdint>
@@ -24,6 +25,14 @@ struct score_sample {
   std::size_t batch = 0;                ///< the 0-based number of the prompt showing this sample
   std::optional<bool> prediction;       ///< the LLM's answer; nullopt until asked, or when never parsed
   std::optional<double> probability;    ///< P(activating) from logprobs, when the provider gave them
+  /// Simulation: the true level of each token, 0..10 (the record's levels; zeros for non-activating
+  /// windows). Empty for the other scorers.
+  std::vector<std::uint8_t> true_levels;
+  /// Simulation: the level the LLM predicted for each token (expected values with logprobs);
+  /// nullopt until asked, or when no answer parsed.
+  std::optional<std::vector<double>> simulated;
+  /// Embedding: the cosine similarity of this example's text with the explanation's query.
+  std::optional<double> similarity;
 
   /// delphi's `correct`: prediction == activating, or nullopt without a prediction.
   std::optional<bool> correct() const noexcept {
@@ -36,6 +45,21 @@ struct score_sample {
     std::string s;
     for (auto const& t : str_tokens) s += t;
     return s;
+  }
+};
+
+/// One prompt of the intruder scorer: activating examples of one quantile and one intruder among
+/// them, shown as `Example 1:` ... in this order (Example k is position k - 1).
+struct intruder_trial {
+  std::vector<score_sample> examples;  ///< in prompt order; the intruder is `examples[intruder]`
+  std::size_t intruder = 0;            ///< 0-based position of the intruder
+  std::uint32_t quantile = 0;          ///< the quantile the other examples come from
+  std::optional<std::size_t> prediction;  ///< 0-based position the LLM named; nullopt when never parsed
+
+  /// Whether the LLM named the intruder; nullopt without a prediction.
+  std::optional<bool> correct() const noexcept {
+    if (!prediction) return std::nullopt;
+    return *prediction == intruder;
   }
 };
 

@@ -1,6 +1,7 @@
 #pragma once
 // A scorer: an object with one asynchronous operation, a latent's record and explanation in, the
-// scored samples out. Two come with the SDK: the LLM scorer and the keyword baseline.
+// scored samples out. The SDK's: detection and fuzzing (`llm_scorer`), simulation, intruder,
+// embedding, and the keyword baselines that need no LLM.
 
 #include <autointerp/detail/async_op.hpp>
 #include <autointerp/error.hpp>
@@ -24,9 +25,10 @@
 namespace autointerp::score {
 
 /// One latent's scoring: every sample with its prediction (null where its batch never parsed or
-/// its call failed) and what it took.
+/// its call failed), or the intruder's prompts, and what it took.
 struct score_result {
-  std::vector<score_sample> samples;
+  std::vector<score_sample> samples;  ///< every scorer but intruder: the scored examples
+  std::vector<intruder_trial> trials; ///< intruder: its prompts
   std::size_t batches = 0;         ///< prompts (one per batch of `n_examples_shown` samples)
   std::size_t failed_batches = 0;  ///< batches left without predictions
   std::uint32_t attempts = 0;      ///< HTTP attempts over all batches, retries and re-asks included

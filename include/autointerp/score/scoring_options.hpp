@@ -20,6 +20,12 @@ enum class fuzz_type {
   active,    ///< delphi's "active": copies of the activating test examples, with inactive tokens highlighted
 };
 
+/// Where the intruder scorer's intruders come from (delphi's intruder `type`).
+enum class intruder_type {
+  standard,  ///< delphi's "default": a non-activating window
+  internal,  ///< an activating example of another quantile
+};
+
 /// Plain aggregate; defaults follow delphi's CLI.
 struct scoring_options {
   /// Examples per prompt (delphi's `--num_examples_per_scorer_prompt`, 5). Must be at least 1.
@@ -40,6 +46,7 @@ struct scoring_options {
   /// (delphi's 0.3). Must be within [0, 1].
   float threshold = 0.3f;
   fuzz_type fuzz = fuzz_type::standard;
+  intruder_type intruder = intruder_type::standard;
   /// Ask for log probabilities (`logprobs: true, top_logprobs: 5`) so each prediction gets a
   /// probability, which AUC needs.
   bool logprobs = false;
@@ -57,6 +64,18 @@ constexpr std::string_view scorer_name(scorer_kind k) noexcept {
 constexpr std::optional<scorer_kind> parse_scorer_kind(std::string_view name) noexcept {
   if (name == "detection") return scorer_kind::detection;
   if (name == "fuzz") return scorer_kind::fuzz;
+  return std::nullopt;
+}
+
+/// delphi's spelling: "default" or "internal".
+constexpr std::string_view intruder_type_name(intruder_type t) noexcept {
+  return t == intruder_type::internal ? "internal" : "default";
+}
+
+/// The intruder type spelled `name` ("default", also "standard", or "internal"), or nullopt.
+constexpr std::optional<intruder_type> parse_intruder_type(std::string_view name) noexcept {
+  if (name == "default" || name == "standard") return intruder_type::standard;
+  if (name == "internal") return intruder_type::internal;
   return std::nullopt;
 }
 

@@ -29,7 +29,8 @@ namespace autointerp::score {
 /// One latent's scored samples under one scorer (one parsed score file).
 struct latent_scores {
   cache::latent_id latent;
-  std::vector<score_sample> samples;
+  std::vector<score_sample> samples;   ///< every scorer but intruder
+  std::vector<intruder_trial> trials;  ///< intruder
 };
 
 /// Accuracy on the activating samples of one quantile.
@@ -39,10 +40,10 @@ struct quantile_accuracy {
   double accuracy = 0;          ///< share of them predicted activating
 };
 
-/// The distribution of per-latent balanced accuracy.
+/// The distribution of a per-latent figure (balanced accuracy, correlation, AUC).
 struct latent_distribution {
   std::size_t latents = 0;       ///< latents in the distribution
-  std::size_t excluded = 0;      ///< latents left out: no positive or no negative with a prediction
+  std::size_t excluded = 0;      ///< latents left out: their figure is undefined (null)
   std::optional<double> median, q1, q3, mean;  ///< numpy's linear percentiles 50, 25, 75; null when empty
   std::optional<double> ci95_low, ci95_high;   ///< percentile bootstrap interval of the mean
 };
@@ -86,6 +87,29 @@ inline std::optional<std::pair<double, double>> bootstrap_mean_interval(std::spa
   }
   std::sort(means.begin(), means.end());
   return std::pair{*percentile(means, 2.5), *percentile(means, 97.5)};
+}
+
+/// The distribution of `values` (one per latent, in the caller's order, which the bootstrap
+/// follows): mean, numpy's linear percentiles 50, 25 and 75, and the bootstrap interval of the mean
+/// (`bootstrap_mean_interval`). `excluded` counts the latents whose figure was undefined. Pure.
+inline latent_distribution distribution_of(std::vector<double> values, std::size_t excluded,
+                                           summary_options const& options = {}) {
+  latent_distribution d;
+  d.latents = values.size();
+  d.excluded = excluded;
+  if (values.empty()) return d;
+  double sum = 0;
+  for (double a : values) sum += a;
+  d.mean = sum / static_cast<double>(values.size());
+  if (auto ci = bootstrap_mean_interval(values, options.bootstrap_resamples, options.bootstrap_seed)) {
+    d.ci95_low = ci->first;
+    d.ci95_high = ci->second;
+  }
+  std::sort(values.begin(), values.end());
+  d.median = percentile(values, 50);
+  d.q1 = percentile(values, 25);
+  d.q3 = percentile(values, 75);
+  return d;
 }
 
 /// The summary of one scorer over `latents` (in the caller's order, which the bootstrap follows):
@@ -137,21 +161,7 @@ inline scorer_summary summarize(std::span<latent_scores const> latents, firing_c
   for (auto const& [distance, q] : quantiles)
     s.per_quantile.push_back({distance, q.first, static_cast<double>(q.second) / static_cast<double>(q.first)});
 
-  auto& d = s.per_latent;
-  d.latents = accuracies.size();
-  if (!accuracies.empty()) {
-    double sum = 0;
-    for (double a : accuracies) sum += a;
-    d.mean = sum / static_cast<double>(accuracies.size());
-    if (auto ci = bootstrap_mean_interval(accuracies, options.bootstrap_resamples, options.bootstrap_seed)) {
-      d.ci95_low = ci->first;
-      d.ci95_high = ci->second;
-    }
-    std::sort(accuracies.begin(), accuracies.end());
-    d.median = percentile(accuracies, 50);
-    d.q1 = percentile(accuracies, 25);
-    d.q3 = percentile(accuracies, 75);
-  }
+  s.per_latent = distribution_of(std::move(accuracies), s.per_latent.excluded, options);
 
   double module_sum = 0;
   std::size_t module_count = 0;
@@ -175,6 +185,21 @@ inline boost::json::value json_number(double v) {
   return v;
 }
 }  // namespace detail
+
+/// {"median", "q1", "q3", "mean", "ci95": [lo, hi] or null, "latents", "excluded"}.
+inline boost::json::object to_json(latent_distribution const& d) {
+  using detail::optional_number;
+  boost::json::object pl;
+  pl["median"] = optional_number(d.median);
+  pl["q1"] = optional_number(d.q1);
+  pl["q3"] = optional_number(d.q3);
+  pl["mean"] = optional_number(d.mean);
+  if (d.ci95_low && d.ci95_high) pl["ci95"] = boost::json::array{optional_number(d.ci95_low), optional_number(d.ci95_high)};
+  else pl["ci95"] = nullptr;
+  pl["latents"] = d.latents;
+  pl["excluded"] = d.excluded;
+  return pl;
+}
 
 /// One scorer's entry of `summary --json`: {"latents", "examples", "failed", "balanced_accuracy",
 /// "f1", "precision", "recall", "auc", "true_positives", "true_negatives", "false_positives",
@@ -201,26 +226,16 @@ inline boost::json::object to_json(scorer_summary const& s) {
     q.push_back(boost::json::object{
         {"quantile", detail::json_number(x.quantile)}, {"examples", x.examples}, {"accuracy", optional_number(x.accuracy)}});
   o["per_quantile"] = std::move(q);
-  auto const& d = s.per_latent;
-  boost::json::object pl;
-  pl["median"] = optional_number(d.median);
-  pl["q1"] = optional_number(d.q1);
-  pl["q3"] = optional_number(d.q3);
-  pl["mean"] = optional_number(d.mean);
-  if (d.ci95_low && d.ci95_high) pl["ci95"] = boost::json::array{optional_number(d.ci95_low), optional_number(d.ci95_high)};
-  else pl["ci95"] = nullptr;
-  pl["latents"] = d.latents;
-  pl["excluded"] = d.excluded;
-  o["per_latent"] = std::move(pl);
+  o["per_latent"] = to_json(s.per_latent);
   o["weighted_f1"] = optional_number(s.weighted_f1);
   return o;
 }
 
-/// The whole `summary --json` object: {"scorers": {"<name>": to_json(summary), ...}}, in the
-/// order given (e.g. {{"detection", d}, {"fuzz", f}}).
-inline boost::json::object summary_json(std::span<std::pair<std::string, scorer_summary> const> scorers) {
+/// The whole `summary --json` object: {"scorers": {"<name>": entry, ...}}, in the order given
+/// (e.g. {{"detection", to_json(d)}, {"simulation", to_json(s)}}).
+inline boost::json::object summary_json(std::span<std::pair<std::string, boost::json::object> const> scorers) {
   boost::json::object by_name;
-  for (auto const& [name, s] : scorers) by_name[name] = to_json(s);
+  for (auto const& [name, s] : scorers) by_name[name] = s;
   return boost::json::object{{"scorers", std::move(by_name)}};
 }
 

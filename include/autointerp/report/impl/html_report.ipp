@@ -345,13 +345,15 @@ struct script_insert {
 
 inline constexpr script_insert score_script[] = {
     {"  var MOD = 0, IDX = 1, NACT = 2, NWIN = 3, FREQ = 4, MAX = 5, ST = 6, EXPL = 7, ROW = 26;\n", true,
-     R"~~(  // Scores: d[SC][s] = [balanced accuracy, F1, accuracy, TP, TN, FP, FN, failed] of scorer s
-  // (L.scorers[s]), null or absent without a score file; column s sorts by key SK + s.
+     R"~~(  // Scores: d[SC][s] = [figure, F1, accuracy, TP, TN, FP, FN, failed] of scorer s (L.scorers[s];
+  // the figure is its `figure`, balanced accuracy for classifiers), plus for simulation [token ids,
+  // true levels, simulated levels] of one example; null or absent without a score file; column s
+  // sorts by key SK + s.
   var SC = 8, SK = 100, scorers = L.scorers;
   scorers.forEach(function (sc, s) {
     var h = el('span', 'num', sc.name);
     h.setAttribute('data-key', String(SK + s));
-    h.title = sc.name + ': balanced accuracy';
+    h.title = sc.name + ': ' + sc.figure;
     $('hdr').insertBefore(h, $('hdr').lastElementChild);
   });
 )~~"},
@@ -365,6 +367,29 @@ inline constexpr script_insert score_script[] = {
 )~~"},
     {"  function select(k, scroll) {\n", false,
      R"~~(  function figures(d, s) { var f = d[SC]; return f && f[s] ? f[s] : null; }
+  // Simulation: an example's true levels (grey) and simulated levels (blue) over its tokens, 0..10.
+  function levelChart(tokens, truth, sim) {
+    var NS = 'http://www.w3.org/2000/svg', W = 320, H = 64, n = Math.max(truth.length, 1);
+    var svg = document.createElementNS(NS, 'svg');
+    svg.setAttribute('class', 'levels');
+    svg.setAttribute('width', W);
+    svg.setAttribute('height', H + 4);
+    [[truth, 'truth'], [sim, 'sim']].forEach(function (series) {
+      var pts = series[0].map(function (v, i) {
+        return ((i + 0.5) * W / n).toFixed(1) + ',' + (2 + H - H * Math.max(0, Math.min(10, v)) / 10).toFixed(1);
+      });
+      var line = document.createElementNS(NS, 'polyline');
+      line.setAttribute('points', pts.join(' '));
+      line.setAttribute('class', series[1]);
+      svg.appendChild(line);
+    });
+    var t = document.createElementNS(NS, 'title');
+    t.textContent = tokens.map(function (id, i) {
+      return (strings && strings[id] !== undefined ? strings[id] : '') + ' ' + truth[i] + '/' + (+sim[i]).toFixed(1);
+    }).join('\n');
+    svg.appendChild(t);
+    return svg;
+  }
   // What a score column sorts by: missing and undefined lowest.
   function scoreOf(d, s) { var f = figures(d, s); return f && f[0] !== null ? f[0] : -1; }
   function fixed3(v) { return v === null ? 'n/a' : v.toFixed(3); }
@@ -375,16 +400,18 @@ inline constexpr script_insert score_script[] = {
     scorers.forEach(function (sc, s) {
       var f = figures(d, s), part = el('div', 'scorer'), n = sc.histogram.length;
       part.setAttribute('data-scorer', sc.name);
-      part.appendChild(el('div', 'legend', sc.name + ': ' + (f ? 'balanced accuracy ' + fixed3(f[0]) + ', F1 ' +
-        fixed3(f[1]) + ', accuracy ' + fixed3(f[2]) + '; TP ' + f[3] + ', TN ' + f[4] + ', FP ' + f[5] + ', FN ' +
-        f[6] + ', failed ' + f[7] : 'not scored')));
+      var classifier = sc.figure === 'balanced accuracy';
+      part.appendChild(el('div', 'legend', sc.name + ': ' + (!f ? 'not scored' : classifier ? 'balanced accuracy ' +
+        fixed3(f[0]) + ', F1 ' + fixed3(f[1]) + ', accuracy ' + fixed3(f[2]) + '; TP ' + f[3] + ', TN ' + f[4] +
+        ', FP ' + f[5] + ', FN ' + f[6] + ', failed ' + f[7] : sc.figure + ' ' + fixed3(f[0]) + ', failed ' + f[7])));
+      if (f && f.length > 10) part.appendChild(levelChart(f[8], f[9], f[10]));
       var svg = histogram(sc.histogram, 1);
       if (f && f[0] !== null) {
         var bin = Math.min(n - 1, Math.max(0, Math.floor(f[0] * n + 1e-9)));
         svg.children[bin].setAttribute('class', 'here');
       }
       part.appendChild(svg);
-      part.appendChild(el('div', 'legend', 'balanced accuracy of ' + (sc.scored - sc.undefined) + ' latents' +
+      part.appendChild(el('div', 'legend', sc.figure + ' of ' + (sc.scored - sc.undefined) + ' latents' +
         (sc.undefined ? ' (' + sc.undefined + ' more without one)' : '')));
       box.appendChild(part);
     });
@@ -420,15 +447,16 @@ inline std::string score_style(std::size_t n) {
   return "<style>\n#left{width:calc(46% + " + k + " * 74px);max-width:66%}\n"
          ".hdr,.row{grid-template-columns:58px 78px 62px 62px 74px repeat(" + k + ",68px) 1fr}\n"
          ".scores{display:flex;flex-wrap:wrap;gap:0 24px;margin:0 0 6px}\n.scorer{flex:0 0 320px}\n"
-         "svg.hist rect.here{fill:#2f5fd0}\n</style>\n";
+         "svg.hist rect.here{fill:#2f5fd0}\nsvg.levels polyline{fill:none;stroke-width:1.5}\n"
+         "svg.levels .truth{stroke:#888}\nsvg.levels .sim{stroke:#2f5fd0}\n</style>\n";
 }
 
 }  // namespace detail
 
-inline std::size_t report_builder::intern_scorer(std::string const& scorer) {
+inline std::size_t report_builder::intern_scorer(scorer_figures const& figures) {
   for (std::size_t i = 0; i < scorers_.size(); ++i)
-    if (scorers_[i].name == scorer) return i;
-  scorers_.push_back({scorer, 0, 0, std::vector<std::uint32_t>(score_histogram_bins, 0)});
+    if (scorers_[i].name == figures.scorer) return i;
+  scorers_.push_back({figures.scorer, figures.headline_name, 0, 0, std::vector<std::uint32_t>(score_histogram_bins, 0)});
   return scorers_.size() - 1;
 }
 
@@ -473,7 +501,7 @@ AUTOINTERP_DECL void report_builder::add(latent_view const& v) {
   if (!v.scores.empty()) {
     std::vector<scorer_figures const*> by_column;
     for (auto const& f : v.scores) {
-      auto const c = intern_scorer(f.scorer);
+      auto const c = intern_scorer(f);
       if (by_column.size() <= c) by_column.resize(c + 1, nullptr);
       if (f.error.empty()) by_column[c] = &f;
     }
@@ -489,22 +517,40 @@ AUTOINTERP_DECL void report_builder::add(latent_view const& v) {
       auto& column = scorers_[c];
       ++column.scored;
       auto const& m = f->metrics;
-      if (m.balanced_accuracy) ++column.histogram[unit_interval_bin(*m.balanced_accuracy, column.histogram.size())];
+      if (f->headline) ++column.histogram[unit_interval_bin(*f->headline, column.histogram.size())];
       else ++column.undefined;
       auto optional = [&](std::optional<double> x) {
         if (x && std::isfinite(*x)) detail::append_number(list_, *x);
         else list_ += "null";
       };
       list_ += '[';
-      optional(m.balanced_accuracy);
+      optional(f->headline);
       list_ += ',';
       optional(m.f1);
       list_ += ',';
       optional(f->accuracy);
       for (auto n : {m.counts.true_positives, m.counts.true_negatives, m.counts.false_positives,
-                     m.counts.false_negatives, m.counts.failed}) {
+                     m.counts.false_negatives, f->failed}) {
         list_ += ',';
         detail::append_uint(list_, n);
+      }
+      if (!f->trace.tokens.empty()) {  // simulation: [tokens (string ids), true levels, simulated levels]
+        list_ += ",[";
+        for (std::size_t t = 0; t < f->trace.tokens.size(); ++t) {
+          if (t) list_ += ',';
+          detail::append_uint(list_, intern(f->trace.tokens[t]));
+        }
+        list_ += "],[";
+        for (std::size_t t = 0; t < f->trace.truth.size(); ++t) {
+          if (t) list_ += ',';
+          detail::append_number(list_, f->trace.truth[t]);
+        }
+        list_ += "],[";
+        for (std::size_t t = 0; t < f->trace.simulated.size(); ++t) {
+          if (t) list_ += ',';
+          detail::append_number(list_, f->trace.simulated[t]);
+        }
+        list_ += ']';
       }
       list_ += ']';
     }
@@ -566,6 +612,8 @@ AUTOINTERP_DECL std::string report_builder::list_json() const {
       auto const& c = scorers_[i];
       out += i ? ",{\"name\":" : "{\"name\":";
       append_json_string(out, c.name);
+      out += ",\"figure\":";
+      append_json_string(out, c.figure);
       out += ",\"scored\":" + std::to_string(c.scored) + ",\"undefined\":" + std::to_string(c.undefined) +
              ",\"histogram\":[";
       for (std::size_t b = 0; b < c.histogram.size(); ++b) {

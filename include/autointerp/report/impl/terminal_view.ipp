@@ -26,7 +26,8 @@ inline std::size_t utf8_length(std::string const& s) noexcept {
   return n;
 }
 
-// "detection: balanced accuracy 0.950, F1 0.947, accuracy 0.950  TP 48 TN 47 FP 3 FN 2  failed 0"
+// "detection: balanced accuracy 0.950, F1 0.947, accuracy 0.950  TP 48 TN 47 FP 3 FN 2  failed 0";
+// for the other scorers their own figure: "simulation: correlation 0.912, R^2 0.803  failed 0".
 // (`width`: the scorer names are padded to it, so the figures line up.)
 template <class Bold>
 std::string score_line(scorer_figures const& sc, std::size_t width, Bold const& bold) {
@@ -35,6 +36,11 @@ std::string score_line(scorer_figures const& sc, std::size_t width, Bold const& 
   std::string out = bold(name + ":") + std::string(width > length ? width - length : 0, ' ');
   if (!sc.error.empty()) return out + " unreadable score file: " + visible_text(sc.error) + "\n";
   auto figure = [](std::optional<double> v) { return v ? format_number(*v, "%.3f") : std::string("n/a"); };
+  if (!sc.classifier()) {
+    out += " " + sc.headline_name + " " + figure(sc.headline);
+    if (sc.rsquared) out += ", R^2 " + figure(sc.rsquared);
+    return out + "  failed " + std::to_string(sc.failed) + "\n";
+  }
   auto const& m = sc.metrics;
   auto const& c = m.counts;
   out += " balanced accuracy " + figure(m.balanced_accuracy) + ", F1 " + figure(m.f1) + ", accuracy " +
