@@ -41,6 +41,7 @@
 #include <autointerp/llm/chat_request.hpp>
 #include <autointerp/llm/chat_response.hpp>
 #include <autointerp/llm/client_options.hpp>
+#include <autointerp/llm/embedding.hpp>
 #include <autointerp/llm/endpoint.hpp>
 #include <autointerp/llm/proxy.hpp>
 #include <autointerp/llm/rate_limiter.hpp>

@@ -1,5 +1,6 @@
 #pragma once
-// An in-process, scriptable, OpenAI-compatible chat-completions server for tests and benchmarks.
+// An in-process, scriptable, OpenAI-compatible chat-completions and embeddings server for tests
+// and benchmarks.
 //
 //   asio::io_context io;
 //   autointerp::testing::fake_llm_server server(io.get_executor(), [](auto const& req) {
@@ -14,6 +15,12 @@
 // body, hang until stopped). HTTPS uses a self-signed certificate made with OpenSSL in the process.
 // `stop()` (also run by the destructor) closes the listener and every connection, so
 // `io.run()` returns once the client's work is done.
+//
+// Embeddings (`POST .../embeddings`) go to the same handler, so every fault above applies to them
+// too; `fake_reply::embeddings(req)` answers one with the vectors of fake_embeddings.hpp, and
+// `with_embeddings(handler)` answers every embeddings request so and passes the rest on. Without a
+// handler the server answers chats "ok" and embeddings with those vectors. It counts embeddings
+// requests and their inputs.
 //
 // Also here: `connect_proxy`, a tiny HTTP CONNECT proxy that counts the tunnels it opens.
 
@@ -41,9 +48,13 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <bit>
 #include <chrono>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -55,10 +66,13 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include <unistd.h>
+
+#include "fake_embeddings.hpp"
 
 namespace autointerp::testing {
 
@@ -159,6 +173,35 @@ struct fake_request {
     }
     return {};
   }
+  /// Whether this is an embeddings request: POST to a target ending in "/embeddings".
+  bool is_embeddings() const {
+    std::string_view t(target);
+    constexpr std::string_view tail = "/embeddings";
+    return method == "POST" && t.size() >= tail.size() && t.substr(t.size() - tail.size()) == tail;
+  }
+  /// The texts of an embeddings request's "input" (a string or a list of strings); empty when it
+  /// has none or holds something else.
+  std::vector<std::string> inputs() const {
+    auto const* o = json.if_object();
+    auto const* in = o ? o->if_contains("input") : nullptr;
+    if (!in) return {};
+    if (in->is_string()) return {std::string(in->get_string())};
+    std::vector<std::string> out;
+    if (!in->is_array()) return out;
+    for (auto const& v : in->get_array()) {
+      if (!v.is_string()) return {};
+      out.emplace_back(v.get_string());
+    }
+    return out;
+  }
+};
+
+/// Options of `fake_reply::embeddings`.
+struct embedding_fields {
+  std::string model = "fake/embedding";
+  bool reversed = false;  ///< list the vectors last input first (each keeps its "index")
+  bool base64 = false;    ///< send base64 of little-endian float32, as for `encoding_format: "base64"`
+  std::optional<double> cost;
 };
 
 /// Options of `fake_reply::completion`.
@@ -213,6 +256,75 @@ struct fake_reply {
     r.headers.emplace_back("Content-Type", "application/json");
     return r;
   }
+  /// A 200 embeddings answer for `req`: `fake_embedding` of each input, with its index (base64
+  /// when the request or `f` asks for it). A request's `dimensions` d keeps the first d values,
+  /// L2-normalised again (as text-embedding-3 shortens); `prompt_tokens` counts the inputs'
+  /// words. A request without inputs, or with `dimensions` outside 1..256, gets a 400.
+  static fake_reply embeddings(fake_request const& req, embedding_fields const& f = {}) {
+    auto inputs = req.inputs();
+    if (inputs.empty()) return error(400, "'input' must be a non-empty string or list of strings");
+    auto const* o = req.json.if_object();
+    std::size_t dims = fake_embedding_dimension;
+    bool base64 = f.base64;
+    if (auto const* d = o->if_contains("dimensions")) {
+      auto n = d->is_int64() ? d->get_int64() : d->is_uint64() ? static_cast<std::int64_t>(d->get_uint64()) : -1;
+      if (n < 1 || n > static_cast<std::int64_t>(fake_embedding_dimension)) return error(400, "'dimensions' must be 1..256");
+      dims = static_cast<std::size_t>(n);
+    }
+    if (auto const* e = o->if_contains("encoding_format"); e && e->is_string() && e->get_string() == "base64") base64 = true;
+    boost::json::array data;
+    std::uint64_t words = 0;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      words += fake_embedding_words(inputs[i]).size();
+      auto v = fake_embedding(inputs[i]);
+      if (dims < v.size()) {
+        v.resize(dims);
+        double norm = 0;
+        for (float x : v) norm += double(x) * x;
+        norm = std::sqrt(norm);
+        if (norm > 0)
+          for (float& x : v) x = static_cast<float>(x / norm);
+      }
+      boost::json::value embedding;
+      if (base64) {
+        std::string bytes;
+        for (float x : v) {
+          auto u = std::bit_cast<std::uint32_t>(x);
+          for (int b = 0; b < 4; ++b) bytes += static_cast<char>((u >> (8 * b)) & 0xFF);
+        }
+        embedding = base64_of(bytes);
+      } else {
+        boost::json::array values;
+        values.reserve(v.size());
+        for (float x : v) values.emplace_back(static_cast<double>(x));
+        embedding = std::move(values);
+      }
+      data.push_back(boost::json::object{{"object", "embedding"}, {"index", i}, {"embedding", std::move(embedding)}});
+    }
+    if (f.reversed) std::reverse(data.begin(), data.end());
+    boost::json::object usage{{"prompt_tokens", words}, {"total_tokens", words}};
+    if (f.cost) usage["cost"] = *f.cost;
+    boost::json::object answer{{"object", "list"}, {"data", std::move(data)}, {"model", f.model}, {"usage", std::move(usage)}};
+    fake_reply r;
+    r.body = boost::json::serialize(answer);
+    r.headers.emplace_back("Content-Type", "application/json");
+    return r;
+  }
+  /// Standard base64 (with padding) of `bytes`.
+  static std::string base64_of(std::string_view bytes) {
+    static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    for (std::size_t i = 0; i < bytes.size(); i += 3) {
+      std::uint32_t v = static_cast<unsigned char>(bytes[i]) << 16;
+      if (i + 1 < bytes.size()) v |= static_cast<unsigned char>(bytes[i + 1]) << 8;
+      if (i + 2 < bytes.size()) v |= static_cast<unsigned char>(bytes[i + 2]);
+      out += alphabet[(v >> 18) & 63];
+      out += alphabet[(v >> 12) & 63];
+      out += i + 1 < bytes.size() ? alphabet[(v >> 6) & 63] : '=';
+      out += i + 2 < bytes.size() ? alphabet[v & 63] : '=';
+    }
+    return out;
+  }
   /// An error in the OpenAI/OpenRouter shape: {"error":{"code":status,"message":...}} with that status.
   static fake_reply error(unsigned status, std::string const& message) {
     fake_reply r;
@@ -254,6 +366,15 @@ struct fake_reply {
 };
 
 using fake_handler = std::function<fake_reply(fake_request const&)>;
+
+/// A handler that answers every embeddings request with `fake_reply::embeddings` and passes the
+/// others (chats) to `chat`.
+inline fake_handler with_embeddings(fake_handler chat) {
+  return [chat = std::move(chat)](fake_request const& r) {
+    if (r.is_embeddings()) return fake_reply::embeddings(r);
+    return chat ? chat(r) : fake_reply::completion("ok");
+  };
+}
 
 /// Server settings.
 struct fake_server_options {
@@ -318,6 +439,10 @@ class fake_llm_server {
   test_certificate const& certificate() const noexcept { return cert_; }
   std::size_t connections() const noexcept { return st_->connections.load(); }
   std::size_t requests() const noexcept { return st_->requests.load(); }
+  /// Embeddings requests received (all of them: also those answered with a fault), and the texts
+  /// in their "input".
+  std::size_t embedding_requests() const noexcept { return st_->embedding_requests.load(); }
+  std::size_t embedding_inputs() const noexcept { return st_->embedding_inputs.load(); }
   /// Replaces the handler (call on the server's executor, or before requests arrive).
   void set_handler(fake_handler h) { st_->handler = std::move(h); }
 
@@ -356,7 +481,7 @@ class fake_llm_server {
     fake_detail::tcp::acceptor acceptor;
     std::optional<boost::asio::ssl::context> ssl;
     fake_handler handler;
-    std::atomic<std::size_t> connections{0}, requests{0};
+    std::atomic<std::size_t> connections{0}, requests{0}, embedding_requests{0}, embedding_inputs{0};
     std::atomic<bool> stopped{false};
     bool light = false;
     std::list<std::weak_ptr<session_base>> sessions;
@@ -386,20 +511,27 @@ class fake_llm_server {
       fr.method = std::string(req.method_string());
       fr.target = std::string(req.target());
       fr.body = std::move(req.body());
+      bool const embeddings = fr.is_embeddings();
       if (!st->light) {
         for (auto const& f : req) {
           std::string name(f.name_string());
           for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
           fr.headers[name] = std::string(f.value());
         }
+      }
+      if (!st->light || embeddings) {  // embeddings are answered from their JSON, even when light
         boost::system::error_code jec;
         fr.json = boost::json::parse(fr.body, jec);
         if (jec) fr.json = nullptr;
       }
       fr.index = st->requests++;
+      if (embeddings) {
+        ++st->embedding_requests;
+        st->embedding_inputs += fr.inputs().size();
+      }
       fr.connection = conn;
       fr.on_connection = on_conn;
-      fake_reply r = st->handler ? st->handler(fr) : fake_reply::completion("ok");
+      fake_reply r = st->handler ? st->handler(fr) : embeddings ? fake_reply::embeddings(fr) : fake_reply::completion("ok");
       if (r.what == fake_reply::action::hang) r.delay = std::chrono::hours(24 * 365);
       if (r.delay.count() > 0) {
         ss->timer.expires_after(r.delay);

@@ -1,12 +1,14 @@
 #pragma once
-// The LLM client: `co_await client.async_chat(request)` against an OpenAI-compatible server, over a
-// keep-alive HTTP/1.1 connection pool (Beast, TLS verified), with retries and rate budgets.
+// The LLM client: `co_await client.async_chat(request)` (and `async_embed`) against an
+// OpenAI-compatible server, over a keep-alive HTTP/1.1 connection pool (Beast, TLS verified), with
+// retries and rate budgets.
 
 #include <autointerp/config.hpp>
 #include <autointerp/error.hpp>
 #include <autointerp/llm/chat_request.hpp>
 #include <autointerp/llm/chat_response.hpp>
 #include <autointerp/llm/client_options.hpp>
+#include <autointerp/llm/embedding.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
@@ -45,23 +47,32 @@ namespace detail {
 struct client_impl;
 AUTOINTERP_DECL std::shared_ptr<client_impl> make_client_impl(boost::asio::any_io_executor ex, client_options opts);
 /// A call's result and the attempts it made (also when it failed).
-struct chat_outcome {
-  result<chat_response> response;
+template <class Response>
+struct call_outcome {
+  result<Response> response;
   std::uint32_t attempts = 0;
 };
-AUTOINTERP_DECL boost::asio::awaitable<chat_outcome> run_chat(std::shared_ptr<client_impl> impl, chat_request req);
+/// The calls, each through the client's one attempt loop (pool, retries, budgets, diagnostics).
+AUTOINTERP_DECL boost::asio::awaitable<call_outcome<chat_response>> run_call(std::shared_ptr<client_impl> impl,
+                                                                             chat_request req);
+AUTOINTERP_DECL boost::asio::awaitable<call_outcome<embedding_response>> run_call(std::shared_ptr<client_impl> impl,
+                                                                                  embedding_request req);
 
-struct chat_initiation {
-  template <class Handler>
+/// Starts `run_call(impl, req)` on `ex` and completes `handler` with `(error_code, Response)`; a
+/// failed call delivers an empty response but for its `attempts`.
+struct call_initiation {
+  template <class Handler, class Request>
   void operator()(Handler handler, diagnostics* diag, std::shared_ptr<client_impl> impl,
-                  boost::asio::any_io_executor ex, chat_request req) const {
+                  boost::asio::any_io_executor ex, Request req) const {
+    using outcome = typename decltype(run_call(impl, req))::value_type;
+    using response_type = std::decay_t<decltype(*std::declval<outcome&>().response)>;
     auto slot = boost::asio::get_associated_cancellation_slot(handler);
     auto hex = boost::asio::get_associated_executor(handler, ex);
     boost::asio::co_spawn(
-        ex, run_chat(std::move(impl), std::move(req)),
+        ex, run_call(std::move(impl), std::move(req)),
         boost::asio::bind_executor(
             hex, boost::asio::bind_cancellation_slot(slot, [h = std::move(handler), diag](std::exception_ptr e,
-                                                                                          chat_outcome o) mutable {
+                                                                                          outcome o) mutable {
               if (e) {
                 try {
                   std::rethrow_exception(e);
@@ -75,7 +86,7 @@ struct chat_initiation {
                 return;
               }
               if (diag) diag->assign(o.response.error());
-              chat_response partial;  // what a failed call still tells: the attempts it made
+              response_type partial;  // what a failed call still tells: the attempts it made
               partial.attempts = o.attempts;
               std::move(h)(o.response.error().code, std::move(partial));
             })));
@@ -86,7 +97,7 @@ AUTOINTERP_DECL void close_idle(client_impl& impl);
 AUTOINTERP_DECL error const* config_error(client_impl const& impl);
 }  // namespace detail
 
-/// A chat-completions client for one endpoint, shared by many coroutines.
+/// A chat-completions and embeddings client for one endpoint, shared by many coroutines.
 ///
 /// Thread-safety: not thread-safe. Use it from one thread, or from a strand passed as the
 /// executor; every operation runs on that executor. The client may be destroyed while calls are
@@ -99,7 +110,7 @@ class client {
  public:
   using executor_type = boost::asio::any_io_executor;
 
-  /// Never fails: a bad base URL, proxy URL or CA file is reported by every `chat` call (and by
+  /// Never fails: a bad base URL, proxy URL or CA file is reported by every call (and by
   /// `config_error()`), so a CLI can check it up front.
   client(executor_type ex, client_options opts)
       : ex_(ex), impl_(detail::make_client_impl(std::move(ex), std::move(opts))) {}
@@ -134,13 +145,44 @@ class client {
     requires(!std::is_same_v<std::decay_t<CompletionToken>, diagnostics>)
   auto async_chat(chat_request const& request, CompletionToken&& token = {}) {
     return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, chat_response)>(
-        detail::chat_initiation{}, token, static_cast<diagnostics*>(nullptr), impl_, ex_, request);
+        detail::call_initiation{}, token, static_cast<diagnostics*>(nullptr), impl_, ex_, request);
   }
   /// `async_chat` keeping the error's text in `diag`.
   template <class CompletionToken = boost::asio::deferred_t>
   auto async_chat(chat_request const& request, diagnostics& diag, CompletionToken&& token = {}) {
     return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, chat_response)>(
-        detail::chat_initiation{}, token, &diag, impl_, ex_, request);
+        detail::call_initiation{}, token, &diag, impl_, ex_, request);
+  }
+
+  /// Embeds the texts of `request.input` in one `POST {base}/embeddings`.
+  ///
+  /// The same client as `async_chat`: its connection pool, retry policy and retry budget, rate
+  /// budgets (charged `estimate_input_tokens(request)` up front, settled with the reported usage),
+  /// its stop after a 402, timeouts and diagnostics, and the same retried and not retried failures.
+  ///
+  /// - Handler signature: `void(error_code, embedding_response)`, one vector per input in input
+  ///   order. On failure the response is empty but for `attempts`, and `diag` (when given) holds
+  ///   our message naming the endpoint, the status and the fix, with the server's own words in
+  ///   `diagnostics::remote`. An empty `input` completes with no vectors and sends nothing.
+  /// - Completion executor: the handler's associated executor; without one, the client's.
+  /// - Lifetimes: `request` is copied; the client may be destroyed while the call runs; `diag` must
+  ///   live until completion.
+  /// - Cancellation: as `async_chat` (`terminal` and `partial` abort the call, `total` is not
+  ///   supported).
+  /// - Errors (`errc`): those of `async_chat`; `bad_response` (not retried) also when the answer
+  ///   is not one finite vector per input, all of one length (`dimensions` long when set).
+  /// - Thread-safety: start it on the client's executor (see the class).
+  template <class CompletionToken = boost::asio::deferred_t>
+    requires(!std::is_same_v<std::decay_t<CompletionToken>, diagnostics>)
+  auto async_embed(embedding_request const& request, CompletionToken&& token = {}) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, embedding_response)>(
+        detail::call_initiation{}, token, static_cast<diagnostics*>(nullptr), impl_, ex_, request);
+  }
+  /// `async_embed` keeping the error's text in `diag`.
+  template <class CompletionToken = boost::asio::deferred_t>
+  auto async_embed(embedding_request const& request, diagnostics& diag, CompletionToken&& token = {}) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, embedding_response)>(
+        detail::call_initiation{}, token, &diag, impl_, ex_, request);
   }
 
   /// Counters and pool state. Call on the client's executor.

@@ -1,11 +1,12 @@
 #pragma once
-// The wire format: chat requests as JSON, responses and error bodies parsed, HTTP statuses turned
-// into errors that say what to do, and into retry decisions.
+// The wire format: chat and embeddings requests as JSON, responses and error bodies parsed, HTTP
+// statuses turned into errors that say what to do, and into retry decisions.
 
 #include <autointerp/config.hpp>
 #include <autointerp/error.hpp>
 #include <autointerp/llm/chat_request.hpp>
 #include <autointerp/llm/chat_response.hpp>
+#include <autointerp/llm/embedding.hpp>
 #include <autointerp/llm/retry_policy.hpp>
 
 #include <chrono>
@@ -33,16 +34,32 @@ struct attempt_failure {
   std::optional<std::chrono::milliseconds> server_delay;  ///< retry-after-ms / Retry-After
 };
 
-/// The outcome of parsing a response: a chat_response or a classified failure.
-using parse_outcome = boost::system::result<chat_response, attempt_failure>;
+/// The outcome of parsing a response: a `Response` or a classified failure.
+template <class Response>
+using parse_result = boost::system::result<Response, attempt_failure>;
+using parse_outcome = parse_result<chat_response>;
 
 /// The JSON body of a chat completion request (stream off).
 AUTOINTERP_DECL std::string serialize_request(chat_request const& r);
+
+/// The JSON body of an embeddings request: model, input (always a list), `encoding_format`
+/// "float", and `dimensions` when set.
+AUTOINTERP_DECL std::string serialize_request(embedding_request const& r);
 
 /// Parses a 200 body. OpenRouter's 200 bodies with an `error` are failures classified by their
 /// code (retryable unless 400/401/402/403/404/422); invalid JSON is a retryable `bad_response`;
 /// `content: null` is a fatal `bad_response` that names the finish reason. Never throws.
 AUTOINTERP_DECL parse_outcome parse_chat_response(std::string_view body, wire_context const& ctx);
+
+/// Parses a 200 embeddings body for `request`: `data[i].embedding` (a list of numbers, or base64
+/// of little-endian float32), put in input order by `data[i].index`, usage and model. Errors in a
+/// 200 body and invalid JSON are treated as by `parse_chat_response`. A body that is JSON but not
+/// one finite vector per input, all of one length (`dimensions` long when that was asked), is a
+/// fatal `bad_response` naming the host and what was wrong: the same input would get the same
+/// answer. Never throws.
+AUTOINTERP_DECL parse_result<embedding_response> parse_embedding_response(std::string_view body,
+                                                                         embedding_request const& request,
+                                                                         wire_context const& ctx);
 
 /// Classifies a non-200 status. `body` is the response body (its error message becomes
 /// `error::remote`); `server_delay` comes from the response's delay headers.

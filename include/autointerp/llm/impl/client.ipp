@@ -1,6 +1,7 @@
 #pragma once
 // Out-of-line parts of autointerp/llm/client.hpp: the Beast I/O (pool, connect, proxy, TLS,
-// request/response) and the retry loop that drives the pure state machines.
+// request/response) and the one attempt loop, shared by chat and embeddings calls, that drives the
+// pure state machines.
 
 #include <autointerp/llm/client.hpp>
 #include <autointerp/llm/wire.hpp>
@@ -129,10 +130,11 @@ struct client_impl {
   url_parts target;
   std::optional<url_parts> proxy;
   std::string proxy_authorization;
-  std::string path;
   std::string host_header;
   std::string authorization;
-  std::string request_head;  ///< the request's header block up to "Content-Length: " (holds the key: never printed)
+  /// Each call's header block up to "Content-Length: " (they hold the key: never printed).
+  std::string chat_head;        ///< POST {base path}/chat/completions
+  std::string embeddings_head;  ///< POST {base path}/embeddings
   std::optional<asio::ssl::context> ssl;
   std::optional<tcp::resolver::results_type> resolved;
   steady::time_point resolved_at{};
@@ -166,7 +168,6 @@ AUTOINTERP_DECL std::shared_ptr<client_impl> make_client_impl(asio::any_io_execu
     return s;
   }
   s->target = *target;
-  s->path = s->target.path + "/chat/completions";
   s->host_header = s->target.authority();
   if (!o.endpoint.api_key.empty()) s->authorization = "Bearer " + o.endpoint.api_key;
   auto has_crlf = [](std::string_view v) { return v.find_first_of("\r\n") != std::string_view::npos; };
@@ -175,8 +176,8 @@ AUTOINTERP_DECL std::shared_ptr<client_impl> make_client_impl(asio::any_io_execu
                                                        " contains a line break; check the key's environment variable");
     return s;
   }
-  // The header block is the same for every request: build it once (cheaper than Beast's fields).
-  std::string head = "POST " + s->path + " HTTP/1.1\r\nHost: " + s->host_header + "\r\nUser-Agent: " + o.user_agent +
+  // The header blocks are the same for every request: build them once (cheaper than Beast's fields).
+  std::string head = "Host: " + s->host_header + "\r\nUser-Agent: " + o.user_agent +
                      "\r\nContent-Type: application/json\r\nAccept: application/json\r\n";
   if (!s->authorization.empty()) head += "Authorization: " + s->authorization + "\r\n";
   for (auto const& [name, value] : o.endpoint.headers) {
@@ -187,7 +188,9 @@ AUTOINTERP_DECL std::shared_ptr<client_impl> make_client_impl(asio::any_io_execu
     }
     head += name + ": " + value + "\r\n";
   }
-  s->request_head = head + "Connection: keep-alive\r\nContent-Length: ";
+  head += "Connection: keep-alive\r\nContent-Length: ";
+  s->chat_head = "POST " + s->target.path + "/chat/completions HTTP/1.1\r\n" + head;
+  s->embeddings_head = "POST " + s->target.path + "/embeddings HTTP/1.1\r\n" + head;
   proxy_settings ps = o.proxy ? *o.proxy : proxy_from_environment(s->target.tls);
   auto proxy = select_proxy(s->target, ps);
   if (!proxy) {
@@ -249,9 +252,10 @@ inline bool closed_by_peer(error_code ec) {
          ec == asio::error::connection_aborted || ec == asio::ssl::error::stream_truncated;
 }
 
-/// The outcome of one attempt: a response, a failure, or cancellation.
+/// The outcome of one attempt: a 200 answer to parse, a failure, or cancellation.
 struct attempt_outcome {
-  std::optional<chat_response> response;
+  std::optional<std::string> body;  ///< the body of a 200 answer
+  std::optional<std::chrono::milliseconds> server_delay;  ///< its delay headers, for a 200 body that is a failure
   attempt_failure failure;
   bool cancelled = false;
 };
@@ -468,7 +472,10 @@ asio::awaitable<error_code> exchange(Stream& stream, beast::flat_buffer& buffer,
   co_return rec;
 }
 
-inline asio::awaitable<attempt_outcome> attempt(client_impl& s, std::string const& body, wire_context const& ctx) {
+/// Sends `head` (a request's header block up to "Content-Length: ") and `body` once, on a pooled
+/// connection; a non-200 status is classified here, a 200 body is left to the caller to parse.
+inline asio::awaitable<attempt_outcome> attempt(client_impl& s, std::string const& head_prefix, std::string const& body,
+                                                wire_context const& ctx) {
   attempt_outcome out;
   bool reconnected = false;
   for (;;) {
@@ -482,7 +489,7 @@ inline asio::awaitable<attempt_outcome> attempt(client_impl& s, std::string cons
     bool reused = c->requests > 0;
     ++s.counters.attempts;
 
-    std::string head = s.request_head;
+    std::string head = head_prefix;
     head += std::to_string(body.size());
     head += "\r\n\r\n";
     std::array<asio::const_buffer, 2> req{asio::buffer(head), asio::buffer(body)};
@@ -535,13 +542,8 @@ inline asio::awaitable<attempt_outcome> attempt(client_impl& s, std::string cons
     std::string text = std::move(res.body());
     release_connection(s, std::move(c), keep);
     if (status == 200) {
-      auto parsed = parse_chat_response(text, ctx);
-      if (parsed) {
-        out.response = std::move(*parsed);
-      } else {
-        out.failure = parsed.error();
-        if (!out.failure.server_delay) out.failure.server_delay = delay;
-      }
+      out.body = std::move(text);
+      out.server_delay = delay;
     } else {
       out.failure = classify_status(status, text, ctx, delay);
     }
@@ -563,13 +565,32 @@ inline asio::awaitable<bool> acquire_permit(client_impl& s, std::uint64_t charge
   }
 }
 
-inline error cancelled_error(client_impl const& s) {
-  return make_error(errc::cancelled, "the chat request to " + s.host_header + " was cancelled");
+/// A call ready for the attempt loop. Views into the request, which the caller keeps alive.
+struct prepared_call {
+  std::string_view noun;        ///< "chat" or "embeddings", for messages
+  std::string const* head = nullptr;  ///< the client's header block for this kind of call
+  std::string body;
+  wire_context ctx;
+  std::uint64_t charge = 0;     ///< tokens charged up front to the rate budget
+};
+
+inline error cancelled_error(client_impl const& s, std::string_view noun) {
+  return make_error(errc::cancelled, "the " + std::string(noun) + " request to " + s.host_header + " was cancelled");
 }
 
-// The call itself; `attempts` follows the attempts made, so a failure can say how many there were.
-inline asio::awaitable<result<chat_response>> run_chat_attempts(std::shared_ptr<client_impl> self, chat_request req,
-                                                                std::uint32_t& attempts) {
+/// What fails every call before it starts: a bad configuration, or a 402 seen earlier.
+inline error const* refusal(client_impl const& s) {
+  if (s.config_error) return &*s.config_error;
+  if (s.stopped) return &*s.stopped;
+  return nullptr;
+}
+
+// The attempt loop of every call: rate budgets, the pool, retries and their budget, the 402 stop,
+// cancellation. `parse` reads a 200 body into a `Response` (which has `usage`, `attempts` and
+// `latency`); `attempts` follows the attempts made, so a failure can say how many there were.
+template <class Response, class Parse>
+asio::awaitable<result<Response>> run_attempts(std::shared_ptr<client_impl> self, prepared_call const& call, Parse parse,
+                                              std::uint32_t& attempts) {
   // Partial cancellation aborts the call as terminal does (see async_chat), but Beast's composed
   // reads and writes only act on terminal: every accepted type is passed on to them as terminal.
   co_await asio::this_coro::reset_cancellation_state(asio::enable_partial_cancellation(), [](asio::cancellation_type t) {
@@ -578,14 +599,11 @@ inline asio::awaitable<result<chat_response>> run_chat_attempts(std::shared_ptr<
   co_await asio::this_coro::throw_if_cancelled(false);
   auto start = steady::now();
   client_impl& s = *self;
-  if (s.config_error) co_return *s.config_error;
-  if (s.stopped) co_return *s.stopped;
-  std::string body = serialize_request(req);
-  wire_context ctx = s.context(req.model);
+  if (auto const* e = refusal(s)) co_return *e;
   retry_state rs(s.opt.retry);
-  std::uint64_t charge = s.limiter.charge_for(estimate_prompt_tokens(req), req.max_tokens);
+  std::uint64_t const charge = call.charge;
   for (;;) {
-    if (!co_await acquire_permit(s, charge)) co_return cancelled_error(s);
+    if (!co_await acquire_permit(s, charge)) co_return cancelled_error(s, call.noun);
     if (s.stopped) {
       s.limiter.settle(charge, std::nullopt, steady::now());
       s.limiter_waiters.notify_one();
@@ -593,22 +611,32 @@ inline asio::awaitable<result<chat_response>> run_chat_attempts(std::shared_ptr<
     }
     rs.on_attempt(&s.budget);
     attempts = rs.attempts();
-    attempt_outcome out = co_await attempt(s, body, ctx);
+    attempt_outcome out = co_await attempt(s, *call.head, call.body, call.ctx);
+    std::optional<Response> response;
+    if (out.body) {
+      parse_result<Response> parsed = parse(*out.body);
+      if (parsed) {
+        response = std::move(*parsed);
+      } else {
+        out.failure = parsed.error();
+        if (!out.failure.server_delay) out.failure.server_delay = out.server_delay;
+      }
+    }
     auto now = steady::now();
-    if (out.response) {
+    if (response) {
       // Without a usage report the up-front charge stands.
-      auto used = out.response->usage.total_tokens ? out.response->usage.total_tokens : charge;
+      auto used = response->usage.total_tokens ? response->usage.total_tokens : charge;
       s.limiter.settle(charge, used, now);
       s.limiter.on_success(now);
       s.limiter_waiters.notify_one();
-      out.response->attempts = rs.attempts();
-      out.response->latency = std::chrono::duration_cast<std::chrono::milliseconds>(now - start);
-      co_return std::move(*out.response);
+      response->attempts = rs.attempts();
+      response->latency = std::chrono::duration_cast<std::chrono::milliseconds>(now - start);
+      co_return std::move(*response);
     }
     s.limiter.settle(charge, std::nullopt, now);
     if (out.failure.status == 429) s.limiter.on_rate_limited(now);
     s.limiter_waiters.notify_one();
-    if (out.cancelled) co_return cancelled_error(s);
+    if (out.cancelled) co_return cancelled_error(s, call.noun);
     auto& f = out.failure;
     if (f.kind == failure_kind::stop_job) {
       s.stopped = f.error;
@@ -634,16 +662,61 @@ inline asio::awaitable<result<chat_response>> run_chat_attempts(std::shared_ptr<
     if (d.delay.count() > 0) {
       asio::steady_timer t(s.ex, d.delay);
       (void)co_await t.async_wait(nothrow_awaitable);
-      if (is_cancelled_now(co_await asio::this_coro::cancellation_state)) co_return cancelled_error(s);
+      if (is_cancelled_now(co_await asio::this_coro::cancellation_state)) co_return cancelled_error(s, call.noun);
     }
   }
 }
 
-AUTOINTERP_DECL asio::awaitable<chat_outcome> run_chat(std::shared_ptr<client_impl> self, chat_request req) {
+/// Runs `call` through the loop and pairs the result with the attempts made.
+template <class Response, class Parse>
+asio::awaitable<call_outcome<Response>> run_prepared(std::shared_ptr<client_impl> self, prepared_call const& call,
+                                                     Parse parse) {
   std::uint32_t attempts = 0;
-  auto call = run_chat_attempts(std::move(self), std::move(req), attempts);  // named: g++ 12 temporaries
-  auto r = co_await std::move(call);
-  co_return chat_outcome{std::move(r), attempts};
+  auto loop = run_attempts<Response>(std::move(self), call, std::move(parse), attempts);  // named: g++ 12 temporaries
+  auto r = co_await std::move(loop);
+  co_return call_outcome<Response>{std::move(r), attempts};
+}
+
+// How each kind of call reads a 200 body (named types: a lambda's type in a coroutine frame has no
+// linkage, which g++ rejects under -Werror=subobject-linkage).
+struct chat_parser {
+  wire_context ctx;
+  parse_result<chat_response> operator()(std::string_view body) const { return parse_chat_response(body, ctx); }
+};
+struct embedding_parser {
+  embedding_request const* request;
+  wire_context ctx;
+  parse_result<embedding_response> operator()(std::string_view body) const {
+    return parse_embedding_response(body, *request, ctx);
+  }
+};
+
+AUTOINTERP_DECL asio::awaitable<call_outcome<chat_response>> run_call(std::shared_ptr<client_impl> self, chat_request req) {
+  prepared_call call;
+  call.noun = "chat";
+  call.head = &self->chat_head;
+  call.body = serialize_request(req);
+  call.ctx = self->context(req.model);
+  call.charge = self->limiter.charge_for(estimate_prompt_tokens(req), req.max_tokens);
+  auto run = run_prepared<chat_response>(std::move(self), call, chat_parser{call.ctx});
+  co_return co_await std::move(run);
+}
+
+AUTOINTERP_DECL asio::awaitable<call_outcome<embedding_response>> run_call(std::shared_ptr<client_impl> self,
+                                                                           embedding_request req) {
+  if (req.input.empty()) {  // nothing to embed: no request, but the client's refusals still apply
+    call_outcome<embedding_response> none;
+    if (auto const* e = refusal(*self)) none.response = *e;
+    co_return none;
+  }
+  prepared_call call;
+  call.noun = "embeddings";
+  call.head = &self->embeddings_head;
+  call.body = serialize_request(req);
+  call.ctx = self->context(req.model);
+  call.charge = self->limiter.charge_for(estimate_input_tokens(req), std::uint32_t{0});  // nothing is generated
+  auto run = run_prepared<embedding_response>(std::move(self), call, embedding_parser{&req, call.ctx});
+  co_return co_await std::move(run);
 }
 
 }  // namespace autointerp::llm::detail

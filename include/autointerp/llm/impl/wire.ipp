@@ -8,7 +8,11 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include <bit>
+#include <cmath>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace autointerp::llm {
 
@@ -102,6 +106,106 @@ inline status_text describe(unsigned status, wire_context const& c) {
   return {errc::bad_response, failure_kind::fatal, "an unexpected HTTP status; check that the base URL is an OpenAI-compatible API"};
 }
 
+/// A failed 200 answer: "200 from HOST: what".
+inline attempt_failure failure_in_200(wire_context const& ctx, errc code, failure_kind kind, std::string what,
+                                      std::string remote = {}) {
+  attempt_failure f;
+  f.kind = kind;
+  f.status = 200;
+  f.error = make_error(code, "200 from " + std::string(ctx.host) + ": " + std::move(what), std::move(remote));
+  return f;
+}
+
+/// A 200 body as JSON, or its failure: not a JSON object (retryable: a proxy or the provider
+/// garbled it), or OpenRouter's error inside a 200 (classified by its code).
+inline parse_result<boost::json::value> read_200_body(std::string_view body, wire_context const& ctx) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(body, ec);
+  if (ec || !v.is_object())
+    return failure_in_200(ctx, errc::bad_response, failure_kind::retryable,
+                          "the answer is not a JSON object (" + ec.message() + "); a proxy or the provider garbled it",
+                          one_line(body, ctx.api_key, 200));
+  if (auto const* err = find(v, "error"); err && !err->is_null()) {
+    unsigned code = error_code_number(*err);
+    auto d = describe(code ? code : 502, ctx);
+    attempt_failure f;
+    f.kind = d.kind;
+    f.status = code;
+    errc e = d.kind == failure_kind::retryable ? errc::provider_error : d.code;
+    f.error = make_error(e, "200 from " + std::string(ctx.host) + " carried error " + (code ? std::to_string(code) : "") +
+                                ": " + d.what, one_line(remote_from_json(v), ctx.api_key));
+    return f;
+  }
+  return v;
+}
+
+/// The "usage" object of an answer; total_tokens defaults to prompt + completion.
+inline usage read_usage(boost::json::value const& answer) {
+  usage out;
+  if (auto const* u = find(answer, "usage"); u && u->is_object()) {
+    out.prompt_tokens = count_or_zero(find(*u, "prompt_tokens"));
+    out.completion_tokens = count_or_zero(find(*u, "completion_tokens"));
+    out.total_tokens = count_or_zero(find(*u, "total_tokens"));
+    if (!out.total_tokens) out.total_tokens = out.prompt_tokens + out.completion_tokens;
+    out.cost = number(find(*u, "cost"));
+  }
+  return out;
+}
+
+/// The float32 values of an `encoding_format: "base64"` embedding (little-endian, as OpenAI sends
+/// them), or why it is not one.
+inline boost::system::result<std::vector<float>, std::string> floats_from_base64(std::string_view text) {
+  auto sextet = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
+  std::vector<unsigned char> bytes;
+  bytes.reserve(text.size() * 3 / 4);
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (char c : text) {
+    int x = sextet(c);
+    if (x < 0) return std::string("is a string that is not base64");
+    acc = (acc << 6) | static_cast<std::uint32_t>(x);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes.push_back(static_cast<unsigned char>((acc >> bits) & 0xFF));
+    }
+  }
+  if (bytes.size() % 4 != 0) return "is base64 of " + std::to_string(bytes.size()) + " bytes, not of float32 values";
+  std::vector<float> out(bytes.size() / 4);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    auto const* b = &bytes[4 * i];
+    std::uint32_t u = std::uint32_t(b[0]) | std::uint32_t(b[1]) << 8 | std::uint32_t(b[2]) << 16 | std::uint32_t(b[3]) << 24;
+    out[i] = std::bit_cast<float>(u);
+    if (!std::isfinite(out[i])) return "has a value that is not a finite number at position " + std::to_string(i);
+  }
+  return out;
+}
+
+/// The values of a JSON list of numbers as floats, or why it is not one (a value that is not a
+/// number, not finite, or beyond float's range).
+inline boost::system::result<std::vector<float>, std::string> floats_from_list(boost::json::array const& list,
+                                                                                std::string_view secret) {
+  std::vector<float> out;
+  out.reserve(list.size());
+  for (auto const& x : list) {
+    auto d = autointerp::detail::finite_number(x);
+    auto f = static_cast<float>(d.value_or(0));
+    if (!d || !std::isfinite(f))
+      return "has a value that is not a finite number at position " + std::to_string(out.size()) + " (" +
+             one_line(boost::json::serialize(x), secret, 40) + ")";
+    out.push_back(f);
+  }
+  return out;
+}
+
 }  // namespace detail
 
 AUTOINTERP_DECL std::string one_line(std::string_view text, std::string_view secret, std::size_t max) {
@@ -148,6 +252,18 @@ AUTOINTERP_DECL std::string serialize_request(chat_request const& r) {
   return boost::json::serialize(o);
 }
 
+AUTOINTERP_DECL std::string serialize_request(embedding_request const& r) {
+  boost::json::object o;
+  o["model"] = r.model;
+  boost::json::array input;
+  input.reserve(r.input.size());
+  for (auto const& text : r.input) input.emplace_back(text);
+  o["input"] = std::move(input);
+  o["encoding_format"] = "float";
+  if (r.dimensions) o["dimensions"] = *r.dimensions;
+  return boost::json::serialize(o);
+}
+
 AUTOINTERP_DECL attempt_failure classify_status(unsigned status, std::string_view body, wire_context const& ctx,
                                                 std::optional<std::chrono::milliseconds> server_delay) {
   auto d = detail::describe(status, ctx);
@@ -162,29 +278,11 @@ AUTOINTERP_DECL attempt_failure classify_status(unsigned status, std::string_vie
 
 AUTOINTERP_DECL parse_outcome parse_chat_response(std::string_view body, wire_context const& ctx) {
   auto fail = [&](errc code, failure_kind kind, std::string what, std::string remote = {}) {
-    attempt_failure f;
-    f.kind = kind;
-    f.status = 200;
-    f.error = make_error(code, "200 from " + std::string(ctx.host) + ": " + std::move(what), std::move(remote));
-    return f;
+    return detail::failure_in_200(ctx, code, kind, std::move(what), std::move(remote));
   };
-  boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(body, ec);
-  if (ec || !v.is_object())
-    return fail(errc::bad_response, failure_kind::retryable,
-                "the answer is not a JSON object (" + ec.message() + "); a proxy or the provider garbled it",
-                one_line(body, ctx.api_key, 200));
-  if (auto const* err = detail::find(v, "error"); err && !err->is_null()) {
-    unsigned code = detail::error_code_number(*err);
-    auto d = detail::describe(code ? code : 502, ctx);
-    attempt_failure f;
-    f.kind = d.kind;
-    f.status = code;
-    errc e = d.kind == failure_kind::retryable ? errc::provider_error : d.code;
-    f.error = make_error(e, "200 from " + std::string(ctx.host) + " carried error " + (code ? std::to_string(code) : "") +
-                                ": " + d.what, one_line(detail::remote_from_json(v), ctx.api_key));
-    return f;
-  }
+  auto read = detail::read_200_body(body, ctx);
+  if (!read) return read.error();
+  boost::json::value const& v = *read;
   auto const* choices = detail::find(v, "choices");
   if (!choices || !choices->is_array() || choices->get_array().empty())
     return fail(errc::bad_response, failure_kind::retryable, "the answer has no choices; the provider sent an empty completion",
@@ -210,13 +308,7 @@ AUTOINTERP_DECL parse_outcome parse_chat_response(std::string_view body, wire_co
   out.text = std::string(content->get_string());
   out.model = std::string(detail::string_or(detail::find(v, "model")));
   out.id = std::string(detail::string_or(detail::find(v, "id")));
-  if (auto const* u = detail::find(v, "usage"); u && u->is_object()) {
-    out.usage.prompt_tokens = detail::count_or_zero(detail::find(*u, "prompt_tokens"));
-    out.usage.completion_tokens = detail::count_or_zero(detail::find(*u, "completion_tokens"));
-    out.usage.total_tokens = detail::count_or_zero(detail::find(*u, "total_tokens"));
-    if (!out.usage.total_tokens) out.usage.total_tokens = out.usage.prompt_tokens + out.usage.completion_tokens;
-    out.usage.cost = detail::number(detail::find(*u, "cost"));
-  }
+  out.usage = detail::read_usage(v);
   if (auto const* lp = detail::find(choice, "logprobs"); lp && lp->is_object()) {
     if (auto const* tokens = detail::find(*lp, "content"); tokens && tokens->is_array()) {
       out.logprobs.reserve(tokens->get_array().size());
@@ -232,6 +324,62 @@ AUTOINTERP_DECL parse_outcome parse_chat_response(std::string_view body, wire_co
       }
     }
   }
+  return out;
+}
+
+AUTOINTERP_DECL parse_result<embedding_response> parse_embedding_response(std::string_view body,
+                                                                         embedding_request const& request,
+                                                                         wire_context const& ctx) {
+  auto read = detail::read_200_body(body, ctx);
+  if (!read) return read.error();
+  boost::json::value const& v = *read;
+  auto bad = [&](std::string what) {
+    return detail::failure_in_200(ctx, errc::bad_response, failure_kind::fatal, "the embeddings answer " + std::move(what));
+  };
+  auto const n = request.input.size();
+  auto const* data = detail::find(v, "data");
+  if (!data || !data->is_array())
+    return bad("has no \"data\" list; check that the base URL serves OpenAI's /embeddings and that '" +
+               std::string(ctx.model) + "' is an embedding model");
+  auto const& items = data->get_array();
+  if (items.size() != n)
+    return bad("has " + std::to_string(items.size()) + " vectors for " + std::to_string(n) + " inputs");
+  embedding_response out;
+  out.embeddings.resize(n);
+  std::vector<bool> seen(n, false);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto const& item = items[i];
+    std::size_t at = i;  // without an index, the list's order
+    if (auto const* index = detail::find(item, "index"); index && !index->is_null()) {
+      auto k = autointerp::detail::finite_number(*index);
+      if (!k || *k < 0 || *k >= static_cast<double>(n) || *k != std::floor(*k))
+        return bad("gives item " + std::to_string(i) + " the index " + one_line(boost::json::serialize(*index), ctx.api_key, 40) +
+                   ", not one of 0.." + std::to_string(n - 1));
+      at = static_cast<std::size_t>(*k);
+    }
+    if (seen[at]) return bad("has two vectors with index " + std::to_string(at));
+    seen[at] = true;
+    auto const* e = detail::find(item, "embedding");
+    auto values = e && e->is_array()    ? detail::floats_from_list(e->get_array(), ctx.api_key)
+                  : e && e->is_string() ? detail::floats_from_base64(e->get_string())
+                                        : boost::system::result<std::vector<float>, std::string>(
+                                              std::string("is missing (no list of numbers in \"embedding\")"));
+    if (!values) return bad("vector for input " + std::to_string(at) + " " + values.error());
+    out.embeddings[at] = std::move(*values);
+  }
+  if (n > 0) {
+    auto const length = out.embeddings[0].size();
+    if (length == 0) return bad("vector for input 0 is empty");
+    for (std::size_t k = 1; k < n; ++k)
+      if (out.embeddings[k].size() != length)
+        return bad("has vectors of different lengths: " + std::to_string(length) + " values for input 0, " +
+                   std::to_string(out.embeddings[k].size()) + " for input " + std::to_string(k));
+    if (request.dimensions && length != *request.dimensions)
+      return bad("has " + std::to_string(length) + " values per vector where " + std::to_string(*request.dimensions) +
+                 " dimensions were asked for; the model or server ignores `dimensions`: leave it unset");
+  }
+  out.model = std::string(detail::string_or(detail::find(v, "model")));
+  out.usage = detail::read_usage(v);
   return out;
 }
 
