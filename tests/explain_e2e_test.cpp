@@ -12,9 +12,13 @@
 #include <autointerp/pipeline/job.hpp>
 #include <autointerp/pipeline/score_stage.hpp>
 #include <autointerp/records/load_record.hpp>
+#include <autointerp/score/embedding_scorer.hpp>
+#include <autointerp/score/intruder_scorer.hpp>
 #include <autointerp/score/keyword_scorer.hpp>
 #include <autointerp/score/llm_scorer.hpp>
 #include <autointerp/score/run_scores.hpp>
+#include <autointerp/score/run_summary.hpp>
+#include <autointerp/score/simulation_scorer.hpp>
 #include <autointerp/with_diagnostics.hpp>
 #include <autointerp/pipeline/run.hpp>
 #include <autointerp/records/load_neighbour_activity.hpp>
@@ -145,20 +149,28 @@ struct harness {
   // Adds detection and fuzz stages after the explainer (LLM scorers with an LLM, else the keyword
   // baseline), and the test and non-activating examples they need. `only` = no explain stage:
   // explanations come from `explanations`.
-  void score(unsigned retries = 2, std::shared_ptr<pl::run_store const> explanations = {}, bool logprobs = false) {
+  void score(unsigned retries = 2, std::shared_ptr<pl::run_store const> explanations = {}, bool logprobs = false,
+             std::vector<std::string> const& names = {"detection", "fuzz"}) {
+    namespace sc = ai::score;
     options.records.n_examples_test = 50;
     options.records.n_non_activating = 50;
     if (explanations) stages.clear();
-    for (auto kind : {ai::score::scorer_kind::detection, ai::score::scorer_kind::fuzz}) {
-      if (client) {
-        ai::score::llm_scorer_options so;
-        so.model = "fake/model";
-        so.retries = retries;
-        so.scoring.logprobs = logprobs;
-        scorers.push_back(std::make_unique<ai::score::llm_scorer>(*client, kind, so));
-      } else {
-        scorers.push_back(std::make_unique<ai::score::keyword_scorer>(io.get_executor(), kind));
-      }
+    sc::llm_scorer_options so;
+    so.model = "fake/model";
+    so.retries = retries;
+    so.scoring.logprobs = logprobs;
+    for (auto const& name : names) {
+      auto kind = sc::parse_scorer_kind(name);
+      if (kind && client) scorers.push_back(std::make_unique<sc::llm_scorer>(*client, *kind, so));
+      else if (kind) scorers.push_back(std::make_unique<sc::keyword_scorer>(io.get_executor(), *kind));
+      else if (name == "simulation" && client) scorers.push_back(std::make_unique<sc::simulation_scorer>(*client, so));
+      else if (name == "simulation") scorers.push_back(std::make_unique<sc::keyword_simulation_scorer>(io.get_executor()));
+      else if (name == "intruder") scorers.push_back(std::make_unique<sc::intruder_scorer>(*client, so));
+      else if (name == "embedding") {
+        sc::embedding_scorer_options eo;
+        eo.model = "fake/embed";
+        scorers.push_back(std::make_unique<sc::embedding_scorer>(*client, eo));
+      } else throw std::invalid_argument("no scorer " + name);
       stages.push_back(std::make_shared<pl::score_stage>(*scorers.back(), explanations));
     }
   }
@@ -580,6 +592,92 @@ TEST(score_e2e, thirty_percent_faults_leave_no_null_prediction_and_no_batch_is_p
     EXPECT_EQ(p.nulls, 0u) << scorer;
   }
   for (auto const& [prompt, c] : successes) EXPECT_EQ(c, 1) << prompt.substr(0, 200);
+  std::filesystem::remove_all(out);
+}
+
+// The scores of `scorer` in `dir` as the summary reads them.
+boost::json::object summary_of(std::filesystem::path const& dir, std::string const& scorer) {
+  auto store = pl::run_store::open(dir, pl::store_mode::read);
+  if (!store) throw ai::exception(store.error());
+  auto scores = ai::score::read_run_scores(*store);
+  if (!scores) throw ai::exception(scores.error());
+  EXPECT_TRUE(scores->unreadable.empty());
+  auto const& latents = scores->by_scorer[scorer];
+  return ai::score::summary_entry(scorer, latents, scores->counts());
+}
+
+// Samples (simulation, embedding) or prompts (intruder) of `scorer`'s files in `dir` without an
+// answer, and how many there are in all.
+std::pair<std::size_t, std::size_t> unanswered(std::filesystem::path const& dir, std::string const& scorer) {
+  char const* field = scorer == "simulation" ? "predicted" : scorer == "embedding" ? "similarity" : "prediction";
+  std::size_t nulls = 0, all = 0;
+  for (auto const& e : std::filesystem::directory_iterator(dir / "scores" / scorer))
+    for (auto const& v : boost::json::parse(read(e.path())).as_array()) {
+      ++all;
+      nulls += v.at(field).is_null() ? 1 : 0;
+    }
+  return {nulls, all};
+}
+
+TEST(score_e2e, planted_latents_simulate_intrude_and_embed_as_their_token_predicts) {
+  auto planted = planted_tokens();
+  std::vector<std::uint32_t> idx;
+  for (auto const& [latent, token] : planted) idx.push_back(latent);
+  auto out = fresh_dir("score_three");
+  {
+    harness h(backend::llm, ai::testing::fake_brain);
+    h.score(2, {}, false, {"simulation", "intruder", "embedding"});
+    auto s = h.run(harness::latents(idx), out, false, 8);
+    EXPECT_EQ(s.failed, 0u);
+    EXPECT_GT(h.server->embedding_requests(), 0u);
+  }
+  auto const sim = summary_of(out, "simulation");
+  EXPECT_GE(sim.at("latents").as_int64(), 5);
+  EXPECT_EQ(sim.at("failed"), boost::json::value(0));
+  EXPECT_GE(sim.at("ev_correlation").as_double(), 0.8) << ai::score::to_json_text(sim);
+  auto const intr = summary_of(out, "intruder");
+  EXPECT_GE(intr.at("accuracy").as_double(), 0.9) << ai::score::to_json_text(intr);
+  EXPECT_EQ(intr.at("failed"), boost::json::value(0));
+  auto const emb = summary_of(out, "embedding");
+  EXPECT_GE(emb.at("auc").as_double(), 0.9) << ai::score::to_json_text(emb);
+  for (char const* scorer : {"simulation", "intruder", "embedding"}) EXPECT_EQ(unanswered(out, scorer).first, 0u) << scorer;
+  // Every simulation sample carries its token strings, one level per token each way.
+  for (auto const& e : std::filesystem::directory_iterator(out / "scores" / "simulation"))
+    for (auto const& v : boost::json::parse(read(e.path())).as_array()) {
+      auto const n = v.at("str_tokens").as_array().size();
+      EXPECT_GT(n, 0u);
+      EXPECT_EQ(v.at("true_levels").as_array().size(), n);
+      EXPECT_EQ(v.at("predicted").as_array().size(), n);
+    }
+  std::filesystem::remove_all(out);
+}
+
+TEST(score_e2e, thirty_percent_faults_leave_no_null_simulation_intruder_or_similarity_and_nothing_is_paid_twice) {
+  std::map<std::string, int> successes;
+  std::size_t n = 0;
+  auto handler = [&](fake_request const& r) -> fake_reply {
+    if (auto fault = injected_fault(n++)) return std::move(*fault);
+    std::string key = r.prompt();
+    for (auto const& text : r.inputs()) key += "\x1f" + text;
+    ++successes[key];
+    return ai::testing::fake_brain(r);
+  };
+  harness h(backend::llm, handler);
+  h.score(2, {}, false, {"simulation", "intruder", "embedding"});
+  h.options.records.n_examples_test = 20;
+  h.options.records.n_non_activating = 20;
+  auto idx = h.live(12);
+  auto out = fresh_dir("score_faults_three");
+  auto s = h.run(harness::latents(idx), out, false, 16);
+  EXPECT_EQ(s.failed, 0u);
+  EXPECT_EQ(s.explained, idx.size());
+  for (char const* scorer : {"simulation", "intruder", "embedding"}) {
+    auto [nulls, all] = unanswered(out, scorer);
+    EXPECT_EQ(nulls, 0u) << scorer;
+    EXPECT_GT(all, 0u) << scorer;
+  }
+  EXPECT_GT(n, successes.size());  // faults happened and were retried
+  for (auto const& [key, c] : successes) EXPECT_EQ(c, 1) << key.substr(0, 200);
   std::filesystem::remove_all(out);
 }
 

@@ -949,7 +949,7 @@ sc::latent_scores score_with_fake(rec::latent_record const& record, scorer_kind 
   }
   auto back = sc::parse_score_file(sc::to_score_file(*samples));
   EXPECT_TRUE(back);
-  return {record.latent, std::move(*back)};
+  return {record.latent, std::move(*back), {}};
 }
 
 }  // namespace
@@ -1023,7 +1023,7 @@ TEST(score_end_to_end, planted_latents_score_high_and_an_unrelated_token_scores_
       auto const statistical = ai::explain::statistical_explanation(r);
       for (auto batch : sc::split_batches(samples))
         sc::apply_answer(batch, sc::keyword_answer(kind, statistical, std::span<sc::score_sample const>(batch)));
-      keywords[kind].push_back({r.latent, std::move(samples)});
+      keywords[kind].push_back({r.latent, std::move(samples), {}});
     }
     active_fuzz.push_back(score_with_fake(r, scorer_kind::fuzz, explanation.explanation, {.fuzz = sc::fuzz_type::active}));
   }

@@ -75,6 +75,16 @@
 #include <autointerp/score/llm_scorer.hpp>
 #include <autointerp/score/run_scores.hpp>
 #include <autointerp/score/summary.hpp>
+#include <autointerp/score/ask_all.hpp>
+#include <autointerp/score/simulation_prompt.hpp>
+#include <autointerp/score/simulation_metrics.hpp>
+#include <autointerp/score/simulation_scorer.hpp>
+#include <autointerp/score/intruder_prompt.hpp>
+#include <autointerp/score/intruder_metrics.hpp>
+#include <autointerp/score/intruder_scorer.hpp>
+#include <autointerp/score/embedding_metrics.hpp>
+#include <autointerp/score/embedding_scorer.hpp>
+#include <autointerp/score/run_summary.hpp>
 #include <autointerp/pipeline/explain_latent.hpp>
 #include <autointerp/pipeline/latent_outcome.hpp>
 #include <autointerp/pipeline/job.hpp>

@@ -14,8 +14,19 @@
 //   whitespace. With `"logprobs": true` in the request it also sends one logprob per character of
 //   the answer.
 //
-// It parses the prompt format of scoring_prompt.hpp by hand, on purpose: when that format changes,
-// score_test's check that the fake scores a built prompt correctly fails until both agree.
+// - Simulation prompts (`score::build_simulation_request`: "Explanation: ..." then a line
+//   `Tokens: [...]`): predicts 10 on each token equal to the explanation's quoted token (both
+//   without surrounding whitespace) and 0 elsewhere, as a JSON array; with logprobs, one logprob per
+//   number and per punctuation mark.
+// - Intruder prompts (`score::build_intruder_request`: "Examples to compare (n):"): takes the text
+//   most often highlighted across the examples and names the first example whose highlights do not
+//   include it, `[RESPONSE]: k`.
+//
+// It parses the prompt formats of scoring_prompt.hpp, simulation_prompt.hpp and intruder_prompt.hpp
+// by hand, on purpose: when a format changes, score_test's checks that the fake answers a built
+// prompt correctly fail until both agree.
+
+#include <boost/json/parse.hpp>
 
 #include <map>
 #include <string>
@@ -127,16 +138,90 @@ inline std::string answer_scoring(std::string const& prompt) {
   return "Here is my judgement.\n" + list + "]";
 }
 
-/// The handler that answers both kinds: scoring prompts with `answer_scoring` (plus per-character
-/// logprobs when asked for), every other prompt with the explaining answer.
+/// The explanation's quoted token (from its first to its last double quote), empty without one.
+inline std::string quoted_token(std::string const& explanation) {
+  std::size_t const first = explanation.find('"'), last = explanation.rfind('"');
+  if (first == std::string::npos || last <= first) return {};
+  return explanation.substr(first + 1, last - first - 1);
+}
+
+/// Whether `prompt` (a last user message) is a simulation prompt.
+inline bool is_simulation_prompt(std::string const& prompt) {
+  return prompt.rfind("Explanation: ", 0) == 0 && prompt.find("\n\nTokens: [") != std::string::npos;
+}
+
+/// The levels the fake predicts for a simulation prompt: 10 where a token equals the quoted token
+/// (both trimmed), else 0; empty for any other text.
+inline std::vector<int> simulation_levels(std::string const& prompt) {
+  using namespace fake_answers_detail;
+  std::vector<int> out;
+  if (!is_simulation_prompt(prompt)) return out;
+  std::size_t const at = prompt.rfind("\n\nTokens: ");
+  std::string const key = quoted_token(prompt.substr(13, at - 13));
+  boost::system::error_code ec;
+  auto const tokens = boost::json::parse(prompt.substr(at + 10), ec);
+  if (ec || !tokens.is_array()) return out;
+  for (auto const& t : tokens.as_array()) {
+    std::string const text = t.is_string() ? std::string(t.as_string()) : std::string();
+    out.push_back(!key.empty() && trimmed(text) == trimmed(key) ? 10 : 0);
+  }
+  return out;
+}
+
+/// Whether `prompt` (a last user message) is an intruder prompt.
+inline bool is_intruder_prompt(std::string const& prompt) { return prompt.rfind("Examples to compare (", 0) == 0; }
+
+/// The 1-based example the fake names as the intruder: the first whose highlighted spans do not
+/// include the prompt's most highlighted text (1 when every example has it); 0 for other texts.
+inline std::size_t intruder_choice(std::string const& prompt) {
+  using namespace fake_answers_detail;
+  if (!is_intruder_prompt(prompt)) return 0;
+  std::string const key = most_highlighted(prompt);
+  std::size_t at = prompt.find(example_marker(1));
+  for (std::size_t k = 1; at != std::string::npos; ++k) {
+    std::size_t const start = at + example_marker(k).size();
+    std::size_t const next = prompt.find(example_marker(k + 1), start);
+    bool found = false;
+    for (auto const& span : spans_of(prompt.substr(start, next == std::string::npos ? std::string::npos : next - start)))
+      found = found || span == key;
+    if (!found) return k;
+    at = next;
+  }
+  return 1;
+}
+
+/// The handler that answers every kind: scoring prompts with `answer_scoring` (plus per-character
+/// logprobs when asked for), simulation prompts with `simulation_levels` (logprobs per number),
+/// intruder prompts with `intruder_choice`, embeddings requests with `fake_embedding` of each input,
+/// every other prompt with the explaining answer.
 inline fake_reply fake_brain(fake_request const& r) {
+  if (r.is_embeddings()) return fake_reply::embeddings(r);  // the hashed bag of words of fake_embeddings.hpp
   auto const prompt = r.prompt();
+  auto const* o = r.json.if_object();
+  auto const* lp = o ? o->if_contains("logprobs") : nullptr;
+  bool const logprobs = lp && lp->is_bool() && lp->get_bool();
+  if (is_simulation_prompt(prompt)) {
+    completion_fields f;
+    std::string text = "Predicted levels:\n";
+    if (logprobs) f.logprobs.emplace_back(text, 0.0);
+    std::string list = "[";
+    auto const levels = simulation_levels(prompt);
+    for (std::size_t i = 0; i < levels.size(); ++i) {
+      std::string const punct = i ? "," : "[";
+      if (logprobs) f.logprobs.emplace_back(punct, 0.0), f.logprobs.emplace_back(std::to_string(levels[i]), -0.01);
+      if (i) list += ',';
+      list += std::to_string(levels[i]);
+    }
+    if (logprobs && levels.empty()) f.logprobs.emplace_back("[", 0.0);
+    if (logprobs) f.logprobs.emplace_back("]", 0.0);
+    return fake_reply::completion(text + list + "]", f);
+  }
+  if (is_intruder_prompt(prompt))
+    return fake_reply::completion("One example stands apart.\n[RESPONSE]: " + std::to_string(intruder_choice(prompt)));
   if (!is_scoring_prompt(prompt)) return name_the_token(r);
   auto const text = answer_scoring(prompt);
   completion_fields f;
-  auto const* o = r.json.if_object();
-  auto const* lp = o ? o->if_contains("logprobs") : nullptr;
-  if (lp && lp->is_bool() && lp->get_bool())
+  if (logprobs)
     for (char c : text) f.logprobs.emplace_back(std::string(1, c), c == '0' || c == '1' ? -0.05 : 0.0);
   return fake_reply::completion(text, f);
 }

@@ -39,7 +39,7 @@ struct asked_prompts {
   /// Set when the latent's scoring fails as a whole: cancelled, a fatal error (401, 402, ...) or a
   /// call that failed after the client's retries, so nothing partial is saved and a resumed run
   /// asks again. Answers that never parsed are the model's and do not fail the latent.
-  std::optional<error> error;
+  std::optional<autointerp::error> failure;
   std::optional<autointerp::error> first_problem;  ///< the first failure of any prompt, for the run log
 };
 
@@ -129,9 +129,9 @@ inline boost::asio::awaitable<asked_prompts> ask_all(llm::client& client, std::v
   }
   if (cs.slot().is_connected()) cs.slot().clear();
   auto out = std::move(st->out);
-  if (st->fatal) out.error = st->fatal;
-  else if (st->cancelled) out.error = make_error(errc::cancelled, "scoring was cancelled");
-  else if (st->call_error) out.error = st->call_error;
+  if (st->fatal) out.failure = st->fatal;
+  else if (st->cancelled) out.failure = make_error(errc::cancelled, "scoring was cancelled");
+  else if (st->call_error) out.failure = st->call_error;
   co_return out;
 }
 
@@ -141,7 +141,7 @@ inline autointerp::detail::partial_result<score_result> finish_scoring(score_res
   out.attempts = asked.attempts;
   out.usage = asked.usage;
   out.failed_batches = asked.failed;
-  if (asked.error) return {std::move(out), std::move(asked.error)};
+  if (asked.failure) return {std::move(out), std::move(asked.failure)};
   out.batch_error = std::move(asked.first_problem);
   return {std::move(out), std::nullopt};
 }

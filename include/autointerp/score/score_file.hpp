@@ -221,13 +221,13 @@ inline std::string read_sample_fields(boost::json::object const& o, score_sample
         s.activations.push_back(std::numeric_limits<float>::quiet_NaN());
         continue;
       }
-      auto n = finite_number(x);
+      auto n = autointerp::detail::finite_number(x);
       if (!n) return "\"activations\" must be a list of numbers";
       s.activations.push_back(static_cast<float>(*n));
     }
   }
   if (auto const* v = o.if_contains("distance"); v && !v->is_null()) {
-    auto n = finite_number(*v);
+    auto n = autointerp::detail::finite_number(*v);
     if (!n) return "\"distance\" must be a number";
     s.distance = *n;
   }
@@ -254,7 +254,7 @@ inline std::string read_sample_fields(boost::json::object const& o, score_sample
 inline bool read_optional_number(boost::json::object const& o, std::string_view key, std::optional<double>& out) {
   auto const* v = o.if_contains(key);
   if (!v || v->is_null()) return true;
-  out = finite_number(*v);
+  out = autointerp::detail::finite_number(*v);
   return out.has_value();
 }
 
@@ -330,7 +330,7 @@ inline result<std::vector<score_sample>> parse_simulation_file(std::string_view 
       if (!a) return "\"predicted\" must be a list of numbers or null";
       std::vector<double> levels;
       for (auto const& x : *a) {
-        auto n = detail::finite_number(x);
+        auto n = autointerp::detail::finite_number(x);
         if (!n) return "\"predicted\" must be a list of numbers or null";
         levels.push_back(*n);
       }
