@@ -14,7 +14,10 @@
 // The cache (100,000 latents, 262,144 tokens, 32 active latents per token spread evenly, so each
 // latent has about 84 activations) is generated in a temporary folder and removed at the end. Each
 // memory run is a fresh child process, so one run's heap does not colour the other's figures.
-// Usage: pipeline_bench [folder] [all|memory|llm|score]
+//  4. simulation: 200 latents explained and simulated (100 samples each, one prompt a sample: 1 +
+//     100 calls a latent) against the same fake and cap, against the ideal ceil(20,200 / 64) x
+//     200 ms. Target: within 5%. Also prints tokens per simulated sample and prompt tokens per call.
+// Usage: pipeline_bench [folder] [all|memory|llm|score|simulate]
 #include <autointerp/cache/convert.hpp>
 #include <autointerp/cache/dataset.hpp>
 #include <autointerp/llm/client.hpp>
@@ -24,6 +27,7 @@
 #include <autointerp/pipeline/job.hpp>
 #include <autointerp/pipeline/score_stage.hpp>
 #include <autointerp/score/llm_scorer.hpp>
+#include <autointerp/score/simulation_scorer.hpp>
 #include <autointerp/with_diagnostics.hpp>
 #include <autointerp/pipeline/run.hpp>
 #include <autointerp/tokenizer/tokenizer.hpp>
@@ -61,7 +65,7 @@ namespace {
 bench::synthetic_cache_shape const shape{
     .width = 100'000, .shards = 8, .rows = 4096, .ctx = 64, .per_token = 32, .skew = 1.0};
 constexpr std::size_t dry_run_latents = 100'000, sample_every = 10'000;
-constexpr std::size_t llm_latents = 2'000, llm_in_flight = 64, score_latents = 500;
+constexpr std::size_t llm_latents = 2'000, llm_in_flight = 64, score_latents = 500, simulate_latents = 200;
 constexpr auto llm_latency = std::chrono::milliseconds(200);
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
@@ -113,7 +117,7 @@ enum class backend { llm, dry_run };
 
 /// The main job on `cache` for latents 0..n-1, the way the CLI wires it.
 job_result run_job(fs::path const& cache, backend kind, std::string const& base_url, std::size_t n,
-                   std::size_t in_flight, fs::path const& out, bool scoring = false) {
+                   std::size_t in_flight, fs::path const& out, std::vector<std::string> const& scoring = {}) {
   auto data = ai::cache::dataset::open(cache);
   if (!data) throw ai::exception(data.error());
   auto tok = ai::tokenizer::load_tokenizer(fs::path(AUTOINTERP_SOURCE_DIR) / "examples" / "data" / "tokenizer.json");
@@ -141,13 +145,13 @@ job_result run_job(fs::path const& cache, backend kind, std::string const& base_
   }
   pl::stage_list stages{std::make_shared<pl::explain_stage>(*explainer)};
   std::vector<std::unique_ptr<ai::score::scorer>> scorers;
-  if (scoring)
-    for (auto k : {ai::score::scorer_kind::detection, ai::score::scorer_kind::fuzz}) {
-      ai::score::llm_scorer_options so;
-      so.model = "bench/model";
-      scorers.push_back(std::make_unique<ai::score::llm_scorer>(*client, k, so));
-      stages.push_back(std::make_shared<pl::score_stage>(*scorers.back()));
-    }
+  for (auto const& name : scoring) {
+    ai::score::llm_scorer_options so;
+    so.model = "bench/model";
+    if (auto k = ai::score::parse_scorer_kind(name)) scorers.push_back(std::make_unique<ai::score::llm_scorer>(*client, *k, so));
+    else scorers.push_back(std::make_unique<ai::score::simulation_scorer>(*client, so));
+    stages.push_back(std::make_shared<pl::score_stage>(*scorers.back()));
+  }
   pl::job_options opts{.out = out, .resume = false, .records = {}, .progress = {}};
   opts.records.records.min_examples = 20;  // each latent has about 84 activating windows
 
@@ -283,7 +287,8 @@ int main(int argc, char** argv) {
         so);
     auto guard = asio::make_work_guard(server_io);
     std::thread server_thread([&] { server_io.run(); });
-    auto r = run_job(delphi, backend::llm, server.base_url(), score_latents, llm_in_flight, base / "out-score", true);
+    auto r = run_job(delphi, backend::llm, server.base_url(), score_latents, llm_in_flight, base / "out-score",
+                     {"detection", "fuzz"});
     server.stop();
     guard.reset();
     server_thread.join();
@@ -310,6 +315,56 @@ int main(int argc, char** argv) {
                 llm_in_flight, score_latents, calls, static_cast<unsigned long long>(scoring_calls.load()), r.seconds,
                 ideal, ratio, met ? "met" : "MISSED", samples, nulls,
                 samples ? static_cast<double>(scoring_bytes.load()) / 4.0 / static_cast<double>(samples) : 0.0);
+  }
+  // Simulation: one prompt per sample (100 a latent), the same fake and cap.
+  if (part == "all" || part == "simulate") {
+    asio::io_context server_io(1);
+    autointerp::testing::fake_server_options so;
+    so.light = false;
+    std::atomic<std::uint64_t> sim_calls{0}, sim_bytes{0}, sim_tokens{0};
+    autointerp::testing::fake_llm_server server(
+        server_io.get_executor(),
+        [&](autointerp::testing::fake_request const& r) {
+          auto const prompt = r.prompt();
+          if (autointerp::testing::is_simulation_prompt(prompt)) {
+            ++sim_calls;
+            sim_bytes += r.body.size();
+            sim_tokens += autointerp::testing::simulation_levels(prompt).size();
+          }
+          return autointerp::testing::fake_brain(r).after(llm_latency);
+        },
+        so);
+    auto guard = asio::make_work_guard(server_io);
+    std::thread server_thread([&] { server_io.run(); });
+    auto r = run_job(delphi, backend::llm, server.base_url(), simulate_latents, llm_in_flight, base / "out-simulate",
+                     {"simulation"});
+    server.stop();
+    guard.reset();
+    server_thread.join();
+
+    std::size_t const calls = server.requests();
+    double const rounds = static_cast<double>((calls + llm_in_flight - 1) / llm_in_flight);
+    double const ideal = rounds * std::chrono::duration<double>(llm_latency).count();
+    double const ratio = ideal / r.seconds;
+    std::size_t samples = 0, nulls = 0;
+    for (auto const& e : fs::directory_iterator(base / "out-simulate" / "scores" / "simulation")) {
+      std::ifstream f(e.path());
+      std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+      for (std::size_t at = text.find("\"predicted\":"); at != std::string::npos; at = text.find("\"predicted\":", at + 1)) {
+        ++samples;
+        nulls += text.compare(at + 12, 4, "null") == 0;
+      }
+    }
+    auto const n = static_cast<double>(std::max<std::uint64_t>(sim_calls.load(), 1));
+    bool const met = ratio >= 0.95 && r.summary.explained == simulate_latents && calls == simulate_latents * 101 && nulls == 0;
+    all_met &= met;
+    std::printf("pipeline_bench simulate latency=200ms in_flight=%zu, %zu latents explained and simulated (100 samples "
+                "each, one prompt a sample): %zu calls (%llu simulation) in %.2f s vs ideal %.2f s = ratio %.3f (target "
+                ">= 0.95: %s); %zu samples simulated, %zu null; %.1f tokens per simulated sample, %.0f prompt tokens per "
+                "simulation prompt (about 4 bytes a token)\n",
+                llm_in_flight, simulate_latents, calls, static_cast<unsigned long long>(sim_calls.load()), r.seconds, ideal,
+                ratio, met ? "met" : "MISSED", samples, nulls, static_cast<double>(sim_tokens.load()) / n,
+                static_cast<double>(sim_bytes.load()) / 4.0 / n);
   }
   fs::remove_all(base);
   return all_met ? 0 : 1;

@@ -10,6 +10,7 @@
 #include <autointerp/report/terminal_view.hpp>
 #include <autointerp/score/metrics.hpp>
 #include <autointerp/score/run_scores.hpp>
+#include <autointerp/score/score_file.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
@@ -596,6 +597,7 @@ report::scorer_figures figures_with(std::string scorer, std::optional<double> ba
   report::scorer_figures f;
   f.scorer = std::move(scorer);
   f.metrics.balanced_accuracy = balanced_accuracy;
+  f.headline = balanced_accuracy;
   return f;
 }
 
@@ -626,7 +628,7 @@ TEST(scores, read_back_per_latent_from_hand_made_score_files) {
   auto d1 = sc::read_latent_scores(*store, "detection", {"layers.6", 1});
   ASSERT_TRUE(d1) << d1.error().what();
   ASSERT_TRUE(*d1);
-  ASSERT_EQ((*d1)->size(), 8u);
+  ASSERT_EQ((*d1)->samples.size(), 8u);
   auto f = report::make_scorer_figures("detection", **d1);
   EXPECT_EQ(f.scorer, "detection");
   EXPECT_TRUE(f.error.empty());
@@ -664,6 +666,71 @@ TEST(scores, read_back_per_latent_from_hand_made_score_files) {
   ASSERT_TRUE(plain);
   EXPECT_TRUE(sc::list_scorers(*plain).empty());
   EXPECT_FALSE(sc::accuracy(sc::confusion{}));
+}
+
+TEST(scores, simulation_intruder_and_embedding_files_give_their_own_figure_in_show_and_report) {
+  scratch tmp("report_three_scorers");
+  for (char const* d : {"simulation", "intruder", "embedding"}) std::filesystem::create_directories(tmp.path / "scores" / d);
+  // Simulation: one activating example simulated exactly, one silent window.
+  std::vector<sc::score_sample> sim(2);
+  sim[0].str_tokens = {"The", " cat", " sat"};
+  sim[0].activations = {0.f, 2.f, 0.f};
+  sim[0].activating = true;
+  sim[0].true_levels = {0, 10, 0};
+  sim[0].simulated = std::vector<double>{0, 9, 1};
+  sim[1].str_tokens = {"A", " dog"};
+  sim[1].activations = {0.f, 0.f};
+  sim[1].true_levels = {0, 0};
+  sim[1].simulated = std::vector<double>{0, 0};
+  sim[1].distance = -1;
+  std::ofstream(tmp.path / "scores" / "simulation" / "layers.6_latent1.txt") << sc::score_file_text("simulation", sim, {});
+  // Intruder: two prompts, one right, one unanswered.
+  std::vector<sc::intruder_trial> trials(2);
+  for (auto& t : trials) {
+    t.examples = {sim[0], sim[1]};
+    t.intruder = 1;
+  }
+  trials[0].prediction = 1;
+  std::ofstream(tmp.path / "scores" / "intruder" / "layers.6_latent1.txt") << sc::score_file_text("intruder", {}, trials);
+  // Embedding: the activating example more similar than the silent one.
+  auto emb = sim;
+  emb[0].similarity = 0.8;
+  emb[1].similarity = 0.2;
+  std::ofstream(tmp.path / "scores" / "embedding" / "layers.6_latent1.txt") << sc::score_file_text("embedding", emb, {});
+
+  auto store = pl::run_store::open(tmp.path, pl::store_mode::read);
+  ASSERT_TRUE(store);
+  auto v = scored_view(*store, 1);
+  ASSERT_EQ(v.scores.size(), 3u);  // embedding, intruder, simulation (sorted)
+  EXPECT_EQ(v.scores[0].headline_name, "AUC");
+  EXPECT_EQ(v.scores[0].headline, 1.0);
+  EXPECT_EQ(v.scores[1].headline_name, "accuracy");
+  EXPECT_EQ(v.scores[1].headline, 1.0);
+  EXPECT_EQ(v.scores[1].failed, 1u);
+  EXPECT_EQ(v.scores[2].headline_name, "correlation");
+  ASSERT_TRUE(v.scores[2].headline);
+  EXPECT_GT(*v.scores[2].headline, 0.9);
+  EXPECT_EQ(v.scores[2].trace.tokens, sim[0].str_tokens);
+  EXPECT_EQ(v.scores[2].trace.simulated, *sim[0].simulated);
+
+  auto const text = report::render_terminal(v);
+  EXPECT_NE(text.find("embedding:  AUC 1.000  failed 0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("intruder:   accuracy 1.000  failed 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("simulation: correlation "), std::string::npos) << text;
+
+  report::report_builder b({"three", "a run"});
+  b.add(v);
+  auto list = boost::json::parse(b.list_json()).as_object();
+  auto const& scorers = list.at("scorers").as_array();
+  ASSERT_EQ(scorers.size(), 3u);
+  EXPECT_EQ(scorers[2].at("figure").as_string(), "correlation");
+  auto const& figs = list.at("latents").as_array()[0].as_array()[8].as_array();
+  auto const& simulation = figs[2].as_array();
+  ASSERT_EQ(simulation.size(), 11u);  // the figures, then the example's tokens, true and simulated levels
+  EXPECT_EQ(simulation[9].as_array().size(), 3u);
+  EXPECT_EQ(simulation[10].as_array()[1].to_number<double>(), 9.0);
+  EXPECT_EQ(figs[1].as_array().size(), 8u);  // no trace for the intruder
+  EXPECT_NE(b.html().find("levelChart"), std::string::npos);
 }
 
 TEST(html_report, score_columns_carry_each_latents_figures) {
@@ -894,7 +961,7 @@ TEST(cli, show_and_report_take_scores_from_the_run_folder) {
   auto figures = [&](std::string const& scorer, std::uint32_t latent) {
     auto s = sc::read_latent_scores(*store, scorer, {"layers.6", latent});
     EXPECT_TRUE(s && *s) << scorer << " " << latent;
-    return report::make_scorer_figures(scorer, s && *s ? std::span<sc::score_sample const>(**s)
+    return report::make_scorer_figures(scorer, s && *s ? std::span<sc::score_sample const>((**s).samples)
                                                          : std::span<sc::score_sample const>());
   };
 
