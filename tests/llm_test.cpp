@@ -477,7 +477,10 @@ TEST(llm_client, slow_server_times_out_and_is_retried) {
   EXPECT_EQ(always.requests(), 2u);
 }
 
-TEST(llm_client, cancellation_aborts_the_request_and_the_backoff) {
+/// Cancels (terminal) a call whose answer never comes, and one waiting out an hour's backoff: both
+/// complete at once with `errc::cancelled`, a message naming the kind of call and the endpoint.
+template <class Response, class Request>
+void cancellation_aborts_the_request_and_the_backoff(Request const& req, std::string const& noun) {
   for (bool during_backoff : {false, true}) {
     SCOPED_TRACE(during_backoff);
     asio::io_context io;
@@ -489,10 +492,10 @@ TEST(llm_client, cancellation_aborts_the_request_and_the_backoff) {
     o.retry.max_server_delay = 3600s;
     llm::client c(io.get_executor(), o);
     asio::cancellation_signal signal;
-    std::optional<result<llm::chat_response>> out;
+    std::optional<result<Response>> out;
     asio::steady_timer timer(io, 30ms);
     timer.async_wait([&](auto) { signal.emit(asio::cancellation_type::terminal); });
-    c.async_chat(request(), autointerp::as_result(asio::bind_cancellation_slot(signal.slot(), [&](result<llm::chat_response> r) {
+    start_call(c, req, autointerp::as_result(asio::bind_cancellation_slot(signal.slot(), [&](result<Response> r) {
       out = std::move(r);
       server.stop();
     })));
@@ -500,8 +503,13 @@ TEST(llm_client, cancellation_aborts_the_request_and_the_backoff) {
     ASSERT_TRUE(out);
     ASSERT_FALSE(*out);
     EXPECT_TRUE(out->error() == errc::cancelled) << out->error().what();
+    EXPECT_EQ(out->error().message, "the " + noun + " request to 127.0.0.1:" + std::to_string(server.port()) + " was cancelled");
     EXPECT_EQ(server.requests(), 1u);
   }
+}
+
+TEST(llm_client, cancellation_aborts_the_request_and_the_backoff) {
+  cancellation_aborts_the_request_and_the_backoff<llm::chat_response>(request(), "chat");
 }
 
 TEST(llm_client, keep_alive_reuses_one_connection_for_sequential_requests) {
@@ -1077,32 +1085,7 @@ TEST(llm_embed, embeddings_and_chats_share_one_keep_alive_pool) {
 }
 
 TEST(llm_embed, cancellation_aborts_the_request_and_the_backoff) {
-  for (bool during_backoff : {false, true}) {
-    SCOPED_TRACE(during_backoff);
-    asio::io_context io;
-    fake_llm_server server(io.get_executor(), [&](fake_request const&) {
-      if (during_backoff) return fake_reply::error(503, "later").with_header("Retry-After", "3600");
-      return fake_reply::failure(fake_reply::action::hang);
-    });
-    auto o = options_for(server);
-    o.retry.max_server_delay = 3600s;
-    llm::client c(io.get_executor(), o);
-    asio::cancellation_signal signal;
-    std::optional<result<llm::embedding_response>> out;
-    asio::steady_timer timer(io, 30ms);
-    timer.async_wait([&](auto) { signal.emit(asio::cancellation_type::terminal); });
-    c.async_embed(texts({"never"}), autointerp::as_result(asio::bind_cancellation_slot(
-                                        signal.slot(), [&](result<llm::embedding_response> r) {
-                                          out = std::move(r);
-                                          server.stop();
-                                        })));
-    io.run();
-    ASSERT_TRUE(out);
-    ASSERT_FALSE(*out);
-    EXPECT_TRUE(out->error() == errc::cancelled) << out->error().what();
-    EXPECT_EQ(out->error().message, "the embeddings request to 127.0.0.1:" + std::to_string(server.port()) + " was cancelled");
-    EXPECT_EQ(server.requests(), 1u);
-  }
+  cancellation_aborts_the_request_and_the_backoff<llm::embedding_response>(texts({"never"}), "embeddings");
 }
 
 TEST(llm_embed, payment_required_on_embeddings_stops_chats_too) {
