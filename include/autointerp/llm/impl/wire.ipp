@@ -303,7 +303,7 @@ AUTOINTERP_DECL parse_outcome parse_chat_response(std::string_view body, wire_co
                                                     : "the model refused or called a tool; check the prompt or choose another model";
     return fail(errc::bad_response, failure_kind::fatal,
                 "the answer has no text (content: null, finish_reason: " +
-                    (out.finish_reason.empty() ? std::string("none") : out.finish_reason) + "); " + why);
+                    (out.finish_reason.empty() ? std::string("none") : one_line(out.finish_reason, ctx.api_key, 40)) + "); " + why);
   }
   out.text = std::string(content->get_string());
   out.model = std::string(detail::string_or(detail::find(v, "model")));
