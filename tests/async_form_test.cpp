@@ -45,6 +45,7 @@
 #include <vector>
 
 #include "fake_answers.hpp"
+#include "fake_embeddings.hpp"
 #include "fake_llm_server.hpp"
 #include "test_paths.hpp"
 
@@ -62,8 +63,14 @@ std::filesystem::path const sample = std::filesystem::path(AUTOINTERP_SOURCE_DIR
 constexpr auto safety = 60s;  // only a hung operation ever waits this long
 
 // The fake LLM's answers: "hello" gets "hi there", a prompt containing FAIL a 400, and explaining
-// prompts the token they mark (fake_brain).
+// prompts the token they mark (fake_brain); embeddings the fake model's vectors, or a 400 when an
+// input contains FAIL.
 fake_reply answer(fake_request const& r) {
+  if (r.is_embeddings()) {
+    for (auto const& text : r.inputs())
+      if (text.find("FAIL") != std::string::npos) return fake_reply::error(400, "no such model: FAIL");
+    return fake_reply::embeddings(r);
+  }
   auto const prompt = r.prompt();
   if (prompt.find("FAIL") != std::string::npos) return fake_reply::error(400, "no such model: FAIL");
   if (prompt == "hello") return fake_reply::completion("hi there");
@@ -96,6 +103,7 @@ struct world {
   ai::testing::fake_llm_server server{io.get_executor(), answer};
   ai::llm::client client{io.get_executor(), client_options(server)};
   ai::llm::chat_request hello = chat("hello"), failing = chat("please FAIL");
+  ai::llm::embedding_request texts = embed({"hello world", "a second text"}), failing_texts = embed({"fine", "please FAIL"});
   ai::explain::statistical_explainer statistical{io.get_executor()};
   ai::explain::llm_explainer llm{client, explainer_options()};
   ai::explain::dry_run_explainer dry_run{io.get_executor(), explainer_options()};
@@ -134,6 +142,12 @@ struct world {
     ai::llm::chat_request r;
     r.model = "fake/model";
     r.messages = {{"user", std::move(text)}};
+    return r;
+  }
+  static ai::llm::embedding_request embed(std::vector<std::string> input) {
+    ai::llm::embedding_request r;
+    r.model = "fake/embedding";
+    r.input = std::move(input);
     return r;
   }
   static ai::explain::llm_explainer_options explainer_options() {
@@ -402,6 +416,31 @@ struct chat_op {
   }
   void check(ai::llm::chat_response const& r) const {
     EXPECT_EQ(r.text, "hi there");
+    EXPECT_EQ(r.attempts, 1u);
+  }
+};
+
+struct embed_op {
+  static constexpr char const* name = "llm::client::async_embed";
+  using value_type = ai::llm::embedding_response;
+  world& w;
+  explicit embed_op(world& wo) : w(wo) {}
+  ai::errc error = ai::errc::bad_request;
+  std::string_view text = "rejected as invalid";
+  where fallback = where::io;  // the client's executor
+
+  template <class Token>
+  auto start(bool ok, Token&& token) {
+    return w.client.async_embed(ok ? w.texts : w.failing_texts, std::forward<Token>(token));
+  }
+  template <class Token>
+  auto start(bool ok, ai::diagnostics& diag, Token&& token) {
+    return w.client.async_embed(ok ? w.texts : w.failing_texts, diag, std::forward<Token>(token));
+  }
+  void check(ai::llm::embedding_response const& r) const {
+    ASSERT_EQ(r.embeddings.size(), 2u);
+    EXPECT_EQ(r.embeddings[0], ai::testing::fake_embedding("hello world"));
+    EXPECT_EQ(r.embeddings[1], ai::testing::fake_embedding("a second text"));
     EXPECT_EQ(r.attempts, 1u);
   }
 };
@@ -762,6 +801,10 @@ TEST(async_form, client_async_chat) {
   world w;
   every_form(w, chat_op{w});
 }
+TEST(async_form, client_async_embed) {
+  world w;
+  every_form(w, embed_op{w});
+}
 TEST(async_form, statistical_explainer_async_explain) {
   world w;
   every_form(w, explain_op{w, w.statistical});
@@ -808,6 +851,8 @@ TEST(async_form, co_await_directly_with_lvalue_arguments) {
     EXPECT_EQ(record.train.size(), w.record.train.size());
     ai::llm::chat_response hi = co_await w.client.async_chat(w.hello);
     EXPECT_EQ(hi.text, "hi there");
+    ai::llm::embedding_response vectors = co_await w.client.async_embed(w.texts);
+    EXPECT_EQ(vectors.embeddings.size(), 2u);
     ai::explain::explanation e = co_await w.llm.async_explain(record);
     EXPECT_EQ(e.text, "the token \" Python\"");
     ai::explain::explanation out = co_await pl::async_explain_latent(w.llm, w.sources, w.record_options, w.planted);
@@ -910,25 +955,49 @@ TEST(async_form_cancellation, chat_terminal_and_partial_abort_a_call_the_server_
   });
 }
 
-TEST(async_form_cancellation, chat_ignores_total_cancellation) {
-  // `total` is not supported: a request already written may have been processed. The answer comes
-  // 50 ms after the request; the signal is emitted as soon as the request arrives.
+TEST(async_form_cancellation, embed_terminal_and_partial_abort_a_call_the_server_never_answers) {
   world w;
+  for (auto type : {asio::cancellation_type::terminal, asio::cancellation_type::partial}) {
+    SCOPED_TRACE(type == asio::cancellation_type::terminal ? "terminal" : "partial");
+    cancel_a_hanging_call(w, type, [&](ai::diagnostics& diag, auto token) { w.client.async_embed(w.texts, diag, token); });
+  }
+  in_coroutine(w, [&]() -> asio::awaitable<void> {
+    ai::llm::embedding_response r = co_await w.client.async_embed(w.texts);
+    EXPECT_EQ(r.embeddings.size(), 2u);
+  });
+}
+
+// `total` is not supported: a request already written may have been processed. The answer comes
+// 50 ms after the request; the signal is emitted as soon as the request arrives.
+template <class Op>
+void ignores_total_cancellation(world& w, Op op) {
+  SCOPED_TRACE(Op::name);
   asio::cancellation_signal signal;
   w.server.set_handler([&](fake_request const& r) {
     asio::post(w.io, [&signal] { signal.emit(asio::cancellation_type::total); });
     return answer(r).after(50ms);
   });
-  seen<ai::llm::chat_response> s;
-  w.client.async_chat(w.hello, asio::bind_cancellation_slot(signal.slot(), [&](error_code ec, ai::llm::chat_response r) {
-                        s.ec = ec;
-                        s.value = std::move(r);
-                        s.done = true;
-                      }));
+  seen<typename Op::value_type> s;
+  op.start(true, asio::bind_cancellation_slot(signal.slot(), [&](error_code ec, typename Op::value_type r) {
+             s.ec = ec;
+             s.value = std::move(r);
+             s.done = true;
+           }));
   run_until(w, s.done);
+  w.server.set_handler(answer);
   ASSERT_TRUE(s.done);
   EXPECT_FALSE(s.ec) << s.ec.message();
-  EXPECT_EQ(s.value->text, "hi there");
+  op.check(*s.value);
+}
+
+TEST(async_form_cancellation, chat_ignores_total_cancellation) {
+  world w;
+  ignores_total_cancellation(w, chat_op{w});
+}
+
+TEST(async_form_cancellation, embed_ignores_total_cancellation) {
+  world w;
+  ignores_total_cancellation(w, embed_op{w});
 }
 
 TEST(async_form_cancellation, llm_explainer_terminal_and_partial_abort_the_call) {

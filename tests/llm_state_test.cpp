@@ -1,5 +1,7 @@
 // The LLM client's pure parts, without sockets or sleeps: URLs and presets, proxy selection,
-// delay headers, the retry state machine, the rate budgets on a fake clock, and the wire format.
+// delay headers, the retry state machine, the rate budgets on a fake clock, the wire format (chat
+// and embeddings), and the fake embedding model the fake server uses.
+#include <autointerp/llm/embedding.hpp>
 #include <autointerp/llm/endpoint.hpp>
 #include <autointerp/llm/proxy.hpp>
 #include <autointerp/llm/rate_limiter.hpp>
@@ -10,7 +12,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
+
+#include "fake_embeddings.hpp"
 
 namespace llm = autointerp::llm;
 using autointerp::errc;
@@ -436,4 +441,160 @@ TEST(llm_wire, one_line_truncates_on_utf8_boundaries_and_redacts) {
   EXPECT_EQ(llm::one_line(s, "", 4), "ab\xC3\xA9...");
   EXPECT_EQ(llm::one_line("key=SECRET; again SECRET", "SECRET"), "key=[redacted]; again [redacted]");
   EXPECT_EQ(llm::one_line("abc", "ab"), "abc") << "secrets shorter than 4 bytes are not searched";
+}
+
+namespace {
+llm::embedding_request texts(std::size_t n, std::optional<std::uint32_t> dimensions = std::nullopt) {
+  llm::embedding_request r;
+  r.model = "m/x";
+  for (std::size_t i = 0; i < n; ++i) r.input.push_back("text " + std::to_string(i));
+  r.dimensions = dimensions;
+  return r;
+}
+}  // namespace
+
+TEST(llm_wire, serializes_embedding_requests_as_a_list_of_floats) {
+  llm::embedding_request r;
+  r.model = "text-embedding-3-small";
+  r.input = {"one", "two \"quoted\""};
+  auto v = boost::json::parse(llm::serialize_request(r)).as_object();
+  EXPECT_EQ(v.size(), 3u) << boost::json::serialize(v);
+  EXPECT_EQ(v["model"], "text-embedding-3-small");
+  ASSERT_TRUE(v["input"].is_array());
+  EXPECT_EQ(v["input"].as_array(), (boost::json::array{"one", "two \"quoted\""}));
+  EXPECT_EQ(v["encoding_format"], "float");
+  EXPECT_FALSE(v.contains("dimensions"));
+  r.input = {"alone"};
+  r.dimensions = 64;
+  v = boost::json::parse(llm::serialize_request(r)).as_object();
+  EXPECT_EQ(v["input"].as_array(), (boost::json::array{"alone"})) << "always a list, even of one";
+  EXPECT_EQ(v["dimensions"].to_number<int>(), 64);
+}
+
+TEST(llm_wire, estimates_embedding_input_tokens_from_bytes) {
+  llm::embedding_request r;
+  EXPECT_EQ(llm::estimate_input_tokens(r), 0u);
+  r.input = {std::string(400, 'x'), "", "abc"};
+  EXPECT_EQ(llm::estimate_input_tokens(r), 403u / 4 + 3) << "about four bytes a token, plus one a text";
+}
+
+TEST(llm_wire, parses_embeddings_into_input_order_by_index) {
+  auto body = R"({"object":"list","model":"m/x-v2","data":[
+    {"object":"embedding","index":2,"embedding":[0,0,1]},
+    {"object":"embedding","index":0,"embedding":[0.5,-0.25,2e-3]},
+    {"object":"embedding","index":1,"embedding":[1,-1,0]}],
+    "usage":{"prompt_tokens":9,"total_tokens":9,"cost":0.00002}})";
+  auto r = llm::parse_embedding_response(body, texts(3), ctx());
+  ASSERT_TRUE(r) << r.error().error.what();
+  ASSERT_EQ(r->embeddings.size(), 3u);
+  EXPECT_EQ(r->embeddings[0], (std::vector<float>{0.5f, -0.25f, 2e-3f}));
+  EXPECT_EQ(r->embeddings[1], (std::vector<float>{1, -1, 0}));
+  EXPECT_EQ(r->embeddings[2], (std::vector<float>{0, 0, 1}));
+  EXPECT_EQ(r->model, "m/x-v2");
+  EXPECT_EQ(r->usage.prompt_tokens, 9u);
+  EXPECT_EQ(r->usage.completion_tokens, 0u);
+  EXPECT_EQ(r->usage.total_tokens, 9u);
+  ASSERT_TRUE(r->usage.cost);
+  EXPECT_DOUBLE_EQ(*r->usage.cost, 0.00002);
+
+  // Without "index" the list's order is the input order; without total_tokens, prompt_tokens is it.
+  r = llm::parse_embedding_response(R"({"data":[{"embedding":[3]},{"embedding":[4]}],"usage":{"prompt_tokens":4}})",
+                                    texts(2), ctx());
+  ASSERT_TRUE(r) << r.error().error.what();
+  EXPECT_EQ(r->embeddings, (std::vector<std::vector<float>>{{3}, {4}}));
+  EXPECT_EQ(r->usage.total_tokens, 4u);
+  EXPECT_FALSE(r->usage.cost);
+  EXPECT_EQ(r->model, "");
+
+  r = llm::parse_embedding_response(R"({"data":[{"index":0,"embedding":[1,2,3]}]})", texts(1, 3), ctx());
+  ASSERT_TRUE(r) << "dimensions met";
+}
+
+TEST(llm_wire, parses_base64_embeddings_of_little_endian_float32) {
+  // [1.0, -2.5] as little-endian float32 is 00 00 80 3f 00 00 20 c0.
+  auto r = llm::parse_embedding_response(R"({"data":[{"index":0,"embedding":"AACAPwAAIMA="}]})", texts(1), ctx());
+  ASSERT_TRUE(r) << r.error().error.what();
+  EXPECT_EQ(r->embeddings[0], (std::vector<float>{1.0f, -2.5f}));
+  for (auto [b64, why] : {std::pair{"AAC*PwAA", "not base64"}, std::pair{"AACA", "3 bytes"},
+                          std::pair{"AADAfw==", "not a finite number at position 0"} /* NaN */}) {
+    auto f = llm::parse_embedding_response(std::string(R"({"data":[{"embedding":")") + b64 + "\"}]}", texts(1), ctx());
+    ASSERT_FALSE(f) << b64;
+    EXPECT_TRUE(f.error().error == errc::bad_response);
+    EXPECT_NE(f.error().error.message.find(why), std::string::npos) << f.error().error.message;
+  }
+}
+
+TEST(llm_wire, bad_embedding_answers_are_fatal_and_say_what_was_wrong) {
+  struct row {
+    char const* body;
+    std::size_t inputs;
+    std::optional<std::uint32_t> dimensions;
+    char const* says;
+  };
+  for (auto const& each : {
+           row{R"({"object":"list"})", 1, {}, "has no \"data\" list; check that the base URL serves OpenAI's /embeddings"},
+           row{R"({"data":{"embedding":[1]}})", 1, {}, "has no \"data\" list"},
+           row{R"({"data":[{"embedding":[1]}]})", 2, {}, "has 1 vectors for 2 inputs"},
+           row{R"({"data":[{"embedding":[1]},{"embedding":[2]}]})", 1, {}, "has 2 vectors for 1 inputs"},
+           row{R"({"data":[{"embedding":[0.1,"x"]}]})", 1, {}, "vector for input 0 has a value that is not a finite number at position 1 (\"x\")"},
+           row{R"({"data":[{"embedding":[0.1,null]}]})", 1, {}, "not a finite number at position 1 (null)"},
+           row{R"({"data":[{"embedding":[0e400,1]}]})", 1, {}, "not a finite number at position 0"},  // NaN in Boost.JSON 1.81
+           row{R"({"data":[{"embedding":[1,1e400]}]})", 1, {}, "not a finite number at position 1"},   // infinity
+           row{R"({"data":[{"embedding":[1e39]}]})", 1, {}, "not a finite number at position 0"},      // beyond float
+           row{R"({"data":[{"embedding":[[1]]}]})", 1, {}, "not a finite number at position 0"},
+           row{R"({"data":[{"index":0,"embedding":[1,2]},{"index":1,"embedding":[1,2,3]}]})", 2, {},
+               "has vectors of different lengths: 2 values for input 0, 3 for input 1"},
+           row{R"({"data":[{"embedding":[]}]})", 1, {}, "vector for input 0 is empty"},
+           row{R"({"data":[{"index":0}]})", 1, {}, "vector for input 0 is missing"},
+           row{R"({"data":[{"index":0,"embedding":7}]})", 1, {}, "vector for input 0 is missing"},
+           row{R"({"data":[{"index":0,"embedding":[1]},{"index":0,"embedding":[2]}]})", 2, {}, "has two vectors with index 0"},
+           row{R"({"data":[{"index":2,"embedding":[1]},{"index":0,"embedding":[2]}]})", 2, {}, "gives item 0 the index 2, not one of 0..1"},
+           row{R"({"data":[{"index":-1,"embedding":[1]}]})", 1, {}, "the index -1"},
+           row{R"({"data":[{"index":0.5,"embedding":[1]}]})", 1, {}, "the index 5E-1"},
+           row{R"({"data":[{"index":"0","embedding":[1]}]})", 1, {}, "the index \"0\""},
+           row{R"({"data":[{"embedding":[1,2]}]})", 1, 3u, "has 2 values per vector where 3 dimensions were asked for"},
+       }) {
+    SCOPED_TRACE(each.body);
+    auto f = llm::parse_embedding_response(each.body, texts(each.inputs, each.dimensions), ctx());
+    ASSERT_FALSE(f);
+    EXPECT_TRUE(f.error().error == errc::bad_response);
+    EXPECT_EQ(f.error().kind, llm::failure_kind::fatal) << "the same input would get the same answer";
+    EXPECT_EQ(f.error().status, 200u);
+    auto const& m = f.error().error.message;
+    EXPECT_EQ(m.rfind("200 from openrouter.ai: the embeddings answer ", 0), 0u) << m;
+    EXPECT_NE(m.find(each.says), std::string::npos) << m;
+    EXPECT_EQ(m.find('\n'), std::string::npos);
+  }
+  // Invalid JSON and errors inside a 200 are read as for chats.
+  auto f = llm::parse_embedding_response("{\"data\": [", texts(1), ctx()).error();
+  EXPECT_TRUE(f.error == errc::bad_response);
+  EXPECT_EQ(f.kind, llm::failure_kind::retryable);
+  f = llm::parse_embedding_response(R"({"error":{"code":401,"message":"bad key sk-or-secret-key"}})", texts(1), ctx()).error();
+  EXPECT_TRUE(f.error == errc::unauthorized);
+  EXPECT_EQ(f.error.remote, "bad key [redacted]");
+  f = llm::parse_embedding_response(R"({"error":{"code":503,"message":"warming up"}})", texts(1), ctx()).error();
+  EXPECT_TRUE(f.error == errc::provider_error);
+  EXPECT_EQ(f.kind, llm::failure_kind::retryable);
+}
+
+TEST(fake_embedding, is_a_normalised_hashed_bag_of_lowercased_words) {
+  namespace t = autointerp::testing;
+  EXPECT_EQ(t::fnv1a64(""), 14695981039346656037ull);
+  EXPECT_EQ(t::fnv1a64("a"), 0xaf63dc4c8601ec8cull);  // the published FNV-1a test vector
+  EXPECT_EQ(t::fake_embedding_words("Don't stop, 2x!  ÉtÉ"), (std::vector<std::string>{"don", "t", "stop", "2x", "t"}))
+      << "non-ASCII bytes separate words";
+  auto cat = t::fake_embedding("The cat");
+  ASSERT_EQ(cat.size(), t::fake_embedding_dimension);
+  ASSERT_EQ(t::fake_embedding_dimension, 256u);
+  for (std::size_t i = 0; i < cat.size(); ++i) {
+    bool hit = i == t::fnv1a64("the") % 256 || i == t::fnv1a64("cat") % 256;
+    EXPECT_FLOAT_EQ(cat[i], hit ? static_cast<float>(1 / std::sqrt(2.0)) : 0.0f) << i;
+  }
+  EXPECT_EQ(t::fake_embedding("cat, THE!"), cat) << "order, case and punctuation do not matter";
+  auto twice = t::fake_embedding("cat cat");
+  EXPECT_FLOAT_EQ(twice[t::fnv1a64("cat") % 256], 1.0f);
+  EXPECT_EQ(t::fake_embedding("... !?"), std::vector<float>(256, 0.0f)) << "no words, no direction";
+  double norm = 0;
+  for (float x : t::fake_embedding("a longer text with several words, some repeated: words words")) norm += double(x) * x;
+  EXPECT_NEAR(norm, 1.0, 1e-6);
 }

@@ -1,12 +1,13 @@
 // The LLM client against the in-process fake server on 127.0.0.1: what it does for each scripted
 // behaviour (retry or not, how long it waits, what it reports), keep-alive reuse, TLS trust, the
-// CONNECT proxy, budgets and cancellation. Waits are kept to milliseconds through the options; no
+// CONNECT proxy, budgets and cancellation; for chats, and for embeddings, which share all of it. Waits are kept to milliseconds through the options; no
 // assertion depends on how fast the machine is.
 #include <autointerp/llm/client.hpp>
 #include <autointerp/with_diagnostics.hpp>
 
 #include "fake_llm_server.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -19,12 +20,15 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
+#include <tuple>
 #include <thread>
 
 namespace asio = boost::asio;
 namespace llm = autointerp::llm;
 using autointerp::errc;
 using autointerp::result;
+using autointerp::testing::fake_embedding;
 using autointerp::testing::fake_llm_server;
 using autointerp::testing::fake_reply;
 using autointerp::testing::fake_request;
@@ -91,15 +95,45 @@ void run(asio::io_context& io, Body body, std::vector<std::function<void()>> sto
   EXPECT_TRUE(done);
 }
 
+llm::embedding_request texts(std::vector<std::string> input) {
+  llm::embedding_request r;
+  r.model = "test/embedder";
+  r.input = std::move(input);
+  return r;
+}
+
+/// Starts the client's call for `req` (a chat or an embeddings request).
+template <class Token>
+auto start_call(llm::client& c, llm::chat_request const& req, Token&& token) {
+  return c.async_chat(req, std::forward<Token>(token));
+}
+template <class Token>
+auto start_call(llm::client& c, llm::embedding_request const& req, Token&& token) {
+  return c.async_embed(req, std::forward<Token>(token));
+}
+
+/// One call through a fresh client against `server`.
+template <class Response, class Request>
+result<Response> call_once(asio::io_context& io, fake_llm_server& server, llm::client_options o, Request const& req,
+                           std::function<void()> also_stop = {}) {
+  llm::client c(io.get_executor(), std::move(o));
+  std::optional<result<Response>> out;
+  std::vector<std::function<void()>> stops{[&] { server.stop(); }};
+  if (also_stop) stops.push_back(also_stop);
+  run(io, [&]() -> asio::awaitable<void> { out = co_await start_call(c, req, autointerp::as_result(asio::deferred)); }, stops);
+  return out ? std::move(*out) : result<Response>(autointerp::make_error(errc::cancelled, "did not finish"));
+}
+
 /// One chat through a fresh client against `server`.
 result<llm::chat_response> chat_once(asio::io_context& io, fake_llm_server& server, llm::client_options o,
                                      llm::chat_request req = request(), std::function<void()> also_stop = {}) {
-  llm::client c(io.get_executor(), std::move(o));
-  std::optional<result<llm::chat_response>> out;
-  std::vector<std::function<void()>> stops{[&] { server.stop(); }};
-  if (also_stop) stops.push_back(also_stop);
-  run(io, [&]() -> asio::awaitable<void> { out = co_await c.async_chat(req, autointerp::as_result(asio::deferred)); }, stops);
-  return out ? std::move(*out) : result<llm::chat_response>(autointerp::make_error(errc::cancelled, "did not finish"));
+  return call_once<llm::chat_response>(io, server, std::move(o), req, std::move(also_stop));
+}
+
+/// One embeddings call through a fresh client against `server`.
+result<llm::embedding_response> embed_once(asio::io_context& io, fake_llm_server& server, llm::client_options o,
+                                           llm::embedding_request const& req) {
+  return call_once<llm::embedding_response>(io, server, std::move(o), req);
 }
 
 }  // namespace
@@ -443,7 +477,10 @@ TEST(llm_client, slow_server_times_out_and_is_retried) {
   EXPECT_EQ(always.requests(), 2u);
 }
 
-TEST(llm_client, cancellation_aborts_the_request_and_the_backoff) {
+/// Cancels (terminal) a call whose answer never comes, and one waiting out an hour's backoff: both
+/// complete at once with `errc::cancelled`, a message naming the kind of call and the endpoint.
+template <class Response, class Request>
+void cancellation_aborts_the_request_and_the_backoff(Request const& req, std::string const& noun) {
   for (bool during_backoff : {false, true}) {
     SCOPED_TRACE(during_backoff);
     asio::io_context io;
@@ -455,10 +492,10 @@ TEST(llm_client, cancellation_aborts_the_request_and_the_backoff) {
     o.retry.max_server_delay = 3600s;
     llm::client c(io.get_executor(), o);
     asio::cancellation_signal signal;
-    std::optional<result<llm::chat_response>> out;
+    std::optional<result<Response>> out;
     asio::steady_timer timer(io, 30ms);
     timer.async_wait([&](auto) { signal.emit(asio::cancellation_type::terminal); });
-    c.async_chat(request(), autointerp::as_result(asio::bind_cancellation_slot(signal.slot(), [&](result<llm::chat_response> r) {
+    start_call(c, req, autointerp::as_result(asio::bind_cancellation_slot(signal.slot(), [&](result<Response> r) {
       out = std::move(r);
       server.stop();
     })));
@@ -466,8 +503,13 @@ TEST(llm_client, cancellation_aborts_the_request_and_the_backoff) {
     ASSERT_TRUE(out);
     ASSERT_FALSE(*out);
     EXPECT_TRUE(out->error() == errc::cancelled) << out->error().what();
+    EXPECT_EQ(out->error().message, "the " + noun + " request to 127.0.0.1:" + std::to_string(server.port()) + " was cancelled");
     EXPECT_EQ(server.requests(), 1u);
   }
+}
+
+TEST(llm_client, cancellation_aborts_the_request_and_the_backoff) {
+  cancellation_aborts_the_request_and_the_backoff<llm::chat_response>(request(), "chat");
 }
 
 TEST(llm_client, keep_alive_reuses_one_connection_for_sequential_requests) {
@@ -793,4 +835,323 @@ TEST(llm_client, the_key_never_appears_in_errors_or_retry_events) {
   EXPECT_EQ(log.messages[0].find(test_key), std::string::npos) << log.messages[0];
   EXPECT_NE(log.messages[0].find("Bearer [redacted]"), std::string::npos) << log.messages[0];
   EXPECT_EQ(r.error().what().find(test_key), std::string::npos) << r.error().what();
+}
+
+// --- embeddings: the same client, POST {base}/embeddings ---------------------------------------
+
+TEST(llm_embed, vectors_come_back_in_input_order_as_the_fake_model_makes_them) {
+  asio::io_context io;
+  std::optional<fake_request> seen;
+  fake_llm_server server(io.get_executor(), [&](fake_request const& r) {
+    seen = r;
+    autointerp::testing::embedding_fields f;
+    f.cost = 0.00002;
+    return fake_reply::embeddings(r, f);
+  });
+  std::vector<std::string> input{"The cat sat on the mat.", "", "def parse(x): return x", "the CAT sat on the MAT"};
+  auto r = embed_once(io, server, options_for(server), texts(input));
+  ASSERT_TRUE(r) << r.error().what();
+  ASSERT_EQ(r->embeddings.size(), input.size());
+  for (std::size_t i = 0; i < input.size(); ++i) EXPECT_EQ(r->embeddings[i], fake_embedding(input[i])) << input[i];
+  EXPECT_EQ(r->embeddings[1], std::vector<float>(256, 0.0f)) << "a text without words";
+  EXPECT_EQ(r->embeddings[0], r->embeddings[3]) << "the same words";
+  EXPECT_NE(r->embeddings[0], r->embeddings[2]);
+  EXPECT_EQ(r->model, "fake/embedding");
+  EXPECT_EQ(r->usage.prompt_tokens, 6u + 0u + 5u + 6u) << "the fake counts words";
+  EXPECT_EQ(r->usage.total_tokens, r->usage.prompt_tokens);
+  EXPECT_EQ(r->usage.completion_tokens, 0u);
+  ASSERT_TRUE(r->usage.cost);
+  EXPECT_DOUBLE_EQ(*r->usage.cost, 0.00002);
+  EXPECT_EQ(r->attempts, 1u);
+  EXPECT_GE(r->latency.count(), 0);
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->method, "POST");
+  EXPECT_EQ(seen->target, "/v1/embeddings");
+  EXPECT_EQ(seen->header("authorization"), std::string("Bearer ") + test_key);
+  EXPECT_EQ(seen->header("content-type"), "application/json");
+  EXPECT_EQ(seen->model(), "test/embedder");
+  EXPECT_EQ(seen->inputs(), input);
+  auto const& body = seen->json.as_object();
+  EXPECT_EQ(body.at("encoding_format"), "float");
+  EXPECT_FALSE(body.contains("dimensions"));
+  EXPECT_FALSE(body.contains("max_tokens"));
+  EXPECT_EQ(server.requests(), 1u);
+  EXPECT_EQ(server.embedding_requests(), 1u);
+  EXPECT_EQ(server.embedding_inputs(), 4u);
+}
+
+TEST(llm_embed, dimensions_are_sent_when_set) {
+  asio::io_context io;
+  std::optional<fake_request> seen;
+  fake_llm_server server(io.get_executor(), [&](fake_request const& r) {
+    seen = r;
+    return fake_reply::embeddings(r);
+  });
+  auto req = texts({"alpha beta gamma delta epsilon zeta eta theta iota kappa", "lambda"});
+  req.dimensions = 200;
+  auto r = embed_once(io, server, options_for(server), req);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(seen->json.as_object().at("dimensions").to_number<int>(), 200);
+  ASSERT_EQ(r->embeddings.size(), 2u);
+  for (auto const& v : r->embeddings) {
+    ASSERT_EQ(v.size(), 200u);
+    double norm = 0;
+    for (float x : v) norm += double(x) * x;
+    EXPECT_TRUE(norm == 0 || std::abs(norm - 1) < 1e-5) << norm;
+  }
+}
+
+TEST(llm_embed, answers_listed_out_of_order_or_in_base64_are_put_back_by_index) {
+  for (bool base64 : {false, true}) {
+    SCOPED_TRACE(base64 ? "base64" : "reversed");
+    asio::io_context io;
+    fake_llm_server server(io.get_executor(), [&](fake_request const& r) {
+      autointerp::testing::embedding_fields f;
+      f.reversed = !base64;
+      f.base64 = base64;
+      auto reply = fake_reply::embeddings(r, f);
+      auto answer = boost::json::parse(reply.body);
+      auto const& data = answer.at("data").as_array();
+      EXPECT_EQ(data[0].at("index").to_number<int>(), base64 ? 0 : 2) << "the fake did what the test asks";
+      EXPECT_EQ(data[0].at("embedding").is_string(), base64);
+      return reply;
+    });
+    std::vector<std::string> input{"first text", "second one here", "third"};
+    auto r = embed_once(io, server, options_for(server), texts(input));
+    ASSERT_TRUE(r) << r.error().what();
+    ASSERT_EQ(r->embeddings.size(), 3u);
+    for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(r->embeddings[i], fake_embedding(input[i])) << i;
+  }
+}
+
+TEST(llm_embed, retries_500_and_429_then_succeeds) {
+  asio::io_context io;
+  fake_llm_server server(io.get_executor(), [](fake_request const& r) {
+    if (r.index == 0) return fake_reply::error(500, "embedder crashed");
+    if (r.index == 1) return fake_reply::error(429, "slow down").with_header("retry-after-ms", "3");
+    return fake_reply::embeddings(r);
+  });
+  retry_log log;
+  auto o = options_for(server);
+  o.on_retry = log.hook();
+  llm::client c(io.get_executor(), o);
+  std::optional<result<llm::embedding_response>> out;
+  llm::client_stats stats;
+  auto req = texts({"retry me"});  // named: g++ 12 mishandles a braced list inside co_await
+  run(io, [&]() -> asio::awaitable<void> {
+    out = co_await c.async_embed(req, autointerp::as_result(asio::deferred));
+    stats = c.stats();
+  }, {[&] { server.stop(); }});
+  ASSERT_TRUE(*out) << out->error().what();
+  EXPECT_EQ((*out)->attempts, 3u);
+  EXPECT_EQ((*out)->embeddings[0], fake_embedding("retry me"));
+  EXPECT_EQ(server.embedding_requests(), 3u);
+  EXPECT_EQ(server.embedding_inputs(), 3u);
+  ASSERT_EQ(log.events.size(), 2u);
+  EXPECT_TRUE(log.events[0].error == errc::server_error);
+  EXPECT_NE(log.messages[0].find("embedder crashed"), std::string::npos) << log.messages[0];
+  EXPECT_TRUE(log.events[1].error == errc::rate_limited);
+  EXPECT_TRUE(log.events[1].server_delay);
+  EXPECT_EQ(log.events[1].delay, 3ms);
+  EXPECT_EQ(stats.retries, 2u);
+  EXPECT_EQ(stats.attempts, 3u);
+  EXPECT_LT(stats.rate_factor, 1.0) << "a 429 on embeddings slows the whole client";
+}
+
+TEST(llm_embed, a_rejected_key_is_not_retried_and_the_error_names_the_endpoint) {
+  asio::io_context io;
+  fake_llm_server server(io.get_executor(), [](fake_request const&) {
+    return fake_reply::error(401, std::string("invalid key ") + test_key);
+  });
+  llm::client c(io.get_executor(), options_for(server));
+  autointerp::diagnostics diag;
+  boost::system::error_code ec;
+  llm::embedding_response failed;
+  auto req = texts({"a", "b"});
+  run(io, [&]() -> asio::awaitable<void> {
+    std::tie(ec, failed) = co_await c.async_embed(req, diag, asio::as_tuple(asio::deferred));
+  }, {[&] { server.stop(); }});
+  EXPECT_EQ(ec, errc::unauthorized);
+  EXPECT_EQ(server.requests(), 1u);
+  EXPECT_EQ(failed.attempts, 1u) << "a failed call still says how many attempts it made";
+  EXPECT_TRUE(failed.embeddings.empty());
+  EXPECT_EQ(diag.message, "401 from 127.0.0.1:" + std::to_string(server.port()) +
+                              ": the API key was rejected; set TEST_LLM_KEY");
+  EXPECT_EQ(diag.remote, "invalid key [redacted]");
+}
+
+TEST(llm_embed, malformed_answers_are_bad_responses) {
+  struct row {
+    std::string body;
+    char const* says;
+    std::size_t requests;  // 1: not retried; 2 (max_attempts): retried
+  };
+  for (auto const& each : {row{R"({"data":[{"index":0,"embedding":[1,0]}]})", "has 1 vectors for 2 inputs", 1},
+                           row{R"({"data":[{"index":0,"embedding":[0e400,1]},{"index":1,"embedding":[1,0]}]})",
+                               "vector for input 0 has a value that is not a finite number at position 0", 1},
+                           row{R"({"data":[{"index":0,"embedding":[1,0]},{"index":1,"embedding":[1,"0"]}]})",
+                               "vector for input 1 has a value that is not a finite number at position 1", 1},
+                           row{R"({"data":[{"index":0,"embedding":[1,0]},{"index":1,"embedding":[1]}]})",
+                               "has vectors of different lengths", 1},
+                           row{fake_reply::completion("I am a chat model").body, "has no \"data\" list", 1},
+                           row{"<html>bad gateway</html>", "is not a JSON object", 2}}) {
+    SCOPED_TRACE(each.body);
+    asio::io_context io;
+    fake_llm_server server(io.get_executor(), [&](fake_request const&) { return fake_reply::raw(each.body); });
+    auto o = options_for(server);
+    o.retry.max_attempts = 2;
+    auto r = embed_once(io, server, o, texts({"one", "two"}));
+    ASSERT_FALSE(r);
+    EXPECT_TRUE(r.error() == errc::bad_response);
+    EXPECT_EQ(server.requests(), each.requests);
+    EXPECT_NE(r.error().message.find("200 from 127.0.0.1:" + std::to_string(server.port()) + ": "), std::string::npos)
+        << r.error().message;
+    EXPECT_NE(r.error().message.find(each.says), std::string::npos) << r.error().message;
+  }
+}
+
+TEST(llm_embed, faults_of_the_connection_and_timeouts_are_retried_as_for_chats) {
+  asio::io_context io;
+  fake_llm_server server(io.get_executor(), [](fake_request const& r) {
+    if (r.index == 0) return fake_reply::failure(fake_reply::action::hang);
+    if (r.index == 1) return fake_reply::failure(fake_reply::action::reset_after_headers);
+    if (r.index == 2) return fake_reply::failure(fake_reply::action::truncated_body);
+    return fake_reply::embeddings(r);
+  });
+  retry_log log;
+  auto o = options_for(server);
+  o.timeouts.request = 50ms;
+  o.retry.max_attempts = 5;
+  o.on_retry = log.hook();
+  auto r = embed_once(io, server, o, texts({"patience"}));
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->attempts, 4u);
+  EXPECT_EQ(r->embeddings[0], fake_embedding("patience"));
+  ASSERT_EQ(log.events.size(), 3u);
+  EXPECT_TRUE(log.events[0].error == errc::timeout) << log.messages[0];
+  EXPECT_TRUE(log.events[1].error == errc::connection_closed) << log.messages[1];
+  EXPECT_TRUE(log.events[2].error == errc::connection_closed) << log.messages[2];
+  EXPECT_EQ(server.embedding_requests(), 4u);
+}
+
+TEST(llm_embed, embeddings_and_chats_share_one_keep_alive_pool) {
+  asio::io_context io;
+  fake_llm_server server(io.get_executor(), autointerp::testing::with_embeddings([](fake_request const& r) {
+    return fake_reply::completion(r.prompt());
+  }));
+  llm::client c(io.get_executor(), options_for(server));
+  int embedded = 0, chatted = 0;
+  llm::client_stats stats;
+  run(io, [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 40; ++i) {
+      auto text = "text number " + std::to_string(i);
+      if (i % 2) {
+        auto r = co_await c.async_chat(request(text), autointerp::as_result(asio::deferred));
+        chatted += r && r->text == text;
+      } else {
+        auto req = texts({text, "and another"});
+        auto r = co_await c.async_embed(req, autointerp::as_result(asio::deferred));
+        embedded += r && r->embeddings.size() == 2 && r->embeddings[0] == fake_embedding(text);
+      }
+    }
+    stats = c.stats();
+  }, {[&] { server.stop(); }});
+  EXPECT_EQ(embedded, 20);
+  EXPECT_EQ(chatted, 20);
+  EXPECT_EQ(server.connections(), 1u);
+  EXPECT_EQ(stats.connections_opened, 1u);
+  EXPECT_EQ(stats.attempts, 40u);
+  EXPECT_EQ(server.embedding_requests(), 20u);
+  EXPECT_EQ(server.embedding_inputs(), 40u);
+
+  // Concurrent calls fill the pool up to its size and no further.
+  asio::io_context io2;
+  fake_llm_server slow(io2.get_executor(), [](fake_request const& r) { return fake_reply::embeddings(r).after(2ms); });
+  auto o = options_for(slow);
+  o.max_connections = 3;
+  llm::client c2(io2.get_executor(), o);
+  int ok = 0, finished = 0;
+  constexpr int n = 30;
+  for (int i = 0; i < n; ++i) {
+    auto text = "concurrent " + std::to_string(i);
+    c2.async_embed(texts({text}), autointerp::as_result([&, text](result<llm::embedding_response> r) {
+      ok += r && r->embeddings[0] == fake_embedding(text);
+      if (++finished == n) slow.stop();
+    }));
+  }
+  io2.run();
+  EXPECT_EQ(ok, n);
+  EXPECT_EQ(slow.connections(), 3u);
+}
+
+TEST(llm_embed, cancellation_aborts_the_request_and_the_backoff) {
+  cancellation_aborts_the_request_and_the_backoff<llm::embedding_response>(texts({"never"}), "embeddings");
+}
+
+TEST(llm_embed, payment_required_on_embeddings_stops_chats_too) {
+  asio::io_context io;
+  fake_llm_server server(io.get_executor(), [](fake_request const&) { return fake_reply::error(402, "Insufficient credits"); });
+  llm::client c(io.get_executor(), options_for(server));
+  std::optional<result<llm::embedding_response>> first;
+  std::optional<result<llm::chat_response>> second;
+  auto req = texts({"x"});
+  run(io, [&]() -> asio::awaitable<void> {
+    first = co_await c.async_embed(req, autointerp::as_result(asio::deferred));
+    second = co_await c.async_chat(request(), autointerp::as_result(asio::deferred));
+  }, {[&] { server.stop(); }});
+  ASSERT_FALSE(*first);
+  EXPECT_TRUE(first->error() == errc::payment_required);
+  ASSERT_FALSE(*second);
+  EXPECT_TRUE(second->error() == errc::payment_required);
+  EXPECT_EQ(server.requests(), 1u) << "the chat never reached the server";
+}
+
+TEST(llm_embed, an_empty_input_completes_without_a_request) {
+  asio::io_context io;
+  fake_llm_server server(io.get_executor(), [](fake_request const& r) { return fake_reply::embeddings(r); });
+  auto r = embed_once(io, server, options_for(server), texts({}));
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_TRUE(r->embeddings.empty());
+  EXPECT_EQ(r->attempts, 0u);
+  EXPECT_EQ(server.requests(), 0u);
+
+  asio::io_context io2;
+  llm::client_options bad;
+  bad.endpoint = llm::local("ftp://example.org");
+  llm::client c(io2.get_executor(), bad);
+  std::optional<result<llm::embedding_response>> out;
+  auto none = texts({});
+  run(io2, [&]() -> asio::awaitable<void> { out = co_await c.async_embed(none, autointerp::as_result(asio::deferred)); }, {});
+  ASSERT_FALSE(*out) << "a bad configuration is still reported";
+  EXPECT_TRUE(out->error() == errc::bad_url);
+}
+
+TEST(llm_embed, the_tokens_budget_is_settled_with_the_reported_usage) {
+  // A bucket of 1000 tokens refilled at 10,000 a second. The text is 4000 bytes (charged 1001 up
+  // front) and 2000 words (the fake reports 2000 tokens): after the first call the bucket owes 1000
+  // tokens, so the second waits until 2000 have come back, 200 ms after the first took its charge.
+  // Settled with the estimate instead it would wait 100 ms. A lower bound: a slow machine only adds.
+  asio::io_context io;
+  std::vector<std::chrono::steady_clock::time_point> arrivals;
+  fake_llm_server server(io.get_executor(), [&](fake_request const& r) {
+    arrivals.push_back(std::chrono::steady_clock::now());
+    return fake_reply::embeddings(r);
+  });
+  auto o = options_for(server);
+  o.limits.tokens_per_minute = 600'000;
+  o.limits.burst = 100ms;
+  std::string text;
+  for (int i = 0; i < 2000; ++i) text += "w ";
+  llm::client c(io.get_executor(), o);
+  std::vector<std::uint64_t> reported;
+  auto req = texts({text});
+  run(io, [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 2; ++i) {
+      auto r = co_await c.async_embed(req, autointerp::as_result(asio::deferred));
+      reported.push_back(r ? r->usage.prompt_tokens : 0);
+    }
+  }, {[&] { server.stop(); }});
+  EXPECT_EQ(reported, (std::vector<std::uint64_t>{2000, 2000}));
+  ASSERT_EQ(arrivals.size(), 2u);
+  EXPECT_GE(arrivals[1] - arrivals[0], 150ms);
 }

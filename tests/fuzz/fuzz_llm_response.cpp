@@ -1,13 +1,16 @@
-// Fuzzes the chat completion body parser (`parse_chat_response`), the error-body reader behind
-// `classify_status` and `remote_text`, and `one_line`. Invariants: nothing throws; a failure has
-// our message and a server text that is one line, bounded, never contains the API key and is
-// well-formed UTF-8 when the body is; a success carries exactly the first choice's content.
+// Fuzzes the chat completion and embeddings body parsers (`parse_chat_response`,
+// `parse_embedding_response`), the error-body reader behind `classify_status` and `remote_text`,
+// and `one_line`. Invariants: nothing throws; a failure has our message and a server text that is
+// one line, bounded, never contains the API key and is well-formed UTF-8 when the body is; a chat
+// success carries exactly the first choice's content; an embeddings success has one vector per
+// input, all of one length (the `dimensions` asked for, when asked), every value finite.
 #include <autointerp/llm/wire.hpp>
 #include <autointerp/tokenizer/detail/utf8.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -68,6 +71,28 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
     check_failure(f.error, utf8_body);
     check(f.status == 0 || f.status == 200 || (f.status >= 100 && f.status <= 599));
     if (f.error == errc::provider_error) check(f.kind == llm::failure_kind::retryable);
+  }
+
+  for (std::size_t n : {std::size_t{1}, std::size_t{3}}) {
+    llm::embedding_request req;
+    req.model = "text-embedding-3-small";
+    req.input.assign(n, "some text");
+    if (n == 3) req.dimensions = 2;
+    auto em = llm::parse_embedding_response(body, req, ctx);
+    if (em) {
+      check(em->embeddings.size() == n);
+      auto const length = em->embeddings[0].size();
+      check(length > 0 && (!req.dimensions || length == *req.dimensions));
+      for (auto const& v : em->embeddings) {
+        check(v.size() == length);
+        for (float x : v) check(std::isfinite(x));
+      }
+    } else {
+      auto const& f = em.error();
+      check_failure(f.error, utf8_body);
+      check(f.error.message.find('\n') == std::string::npos);
+      if (f.error == errc::provider_error) check(f.kind == llm::failure_kind::retryable);
+    }
   }
 
   for (unsigned status : {401u, 429u, 503u}) {

@@ -11,6 +11,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -197,11 +198,11 @@ inline boost::system::result<std::vector<float>, std::string> floats_from_list(b
   out.reserve(list.size());
   for (auto const& x : list) {
     auto d = autointerp::detail::finite_number(x);
-    auto f = static_cast<float>(d.value_or(0));
-    if (!d || !std::isfinite(f))
+    // Beyond float's range the conversion itself would be undefined: refuse it first.
+    if (!d || std::abs(*d) > static_cast<double>(std::numeric_limits<float>::max()))
       return "has a value that is not a finite number at position " + std::to_string(out.size()) + " (" +
              one_line(boost::json::serialize(x), secret, 40) + ")";
-    out.push_back(f);
+    out.push_back(static_cast<float>(*d));
   }
   return out;
 }
