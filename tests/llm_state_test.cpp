@@ -591,6 +591,10 @@ TEST(fake_embedding, is_a_normalised_hashed_bag_of_lowercased_words) {
     EXPECT_FLOAT_EQ(cat[i], hit ? static_cast<float>(1 / std::sqrt(2.0)) : 0.0f) << i;
   }
   EXPECT_EQ(t::fake_embedding("cat, THE!"), cat) << "order, case and punctuation do not matter";
+  EXPECT_EQ(t::fake_embedding("Instruct: find it.\nQuery: the CAT"), cat) << "a query's instruction does not count";
+  EXPECT_EQ(t::fake_embedding("Instruct: find it.\nQuery: the token \" cat\""), t::fake_embedding("cat"))
+      << "a query with a quoted token is that token";
+  EXPECT_EQ(t::fake_embedding_words("a >>> b == c, d"), (std::vector<std::string>{"a", ">>>", "b", "==", "c", "d"}));
   auto twice = t::fake_embedding("cat cat");
   EXPECT_FLOAT_EQ(twice[t::fnv1a64("cat") % 256], 1.0f);
   EXPECT_EQ(t::fake_embedding("... !?"), std::vector<float>(256, 0.0f)) << "no words, no direction";
