@@ -237,13 +237,21 @@ TEST_F(sample_fixture, planted_latents_sharing_contexts_are_each_others_neighbou
   // "of the" (958) fires on " the" after " of"; " the" (1672) on every " the".
   EXPECT_TRUE(has(958, 1672));
   EXPECT_TRUE(has(1672, 958));
-  // Its best neighbour is " the", with the Jaccard index of the two token sets.
-  auto const& first = computed().lists[958].front();
-  EXPECT_EQ(first.latent, 1672u);
+  // " >>>" (119) opens interactive lines, so it is among the line starts' (966) best.
+  EXPECT_TRUE(has(966, 119));
+  // Text inside parentheses (494) and inside square brackets (504) overlap where they nest.
+  EXPECT_TRUE(has(494, 504));
+  EXPECT_TRUE(has(504, 494));
+  // " the" is among its two best, scored by the Jaccard index of the two token sets.
+  auto const& list = computed().lists[958];
+  ASSERT_GE(list.size(), 2u);
+  auto const& the = list[0].latent == 1672 ? list[0] : list[1];
+  EXPECT_EQ(the.latent, 1672u);
   std::vector<std::uint32_t> both;
   std::set_intersection(sets()[958].begin(), sets()[958].end(), sets()[1672].begin(), sets()[1672].end(),
                         std::back_inserter(both));
-  EXPECT_EQ(first.score, nb::jaccard_score(both.size(), sets()[958].size(), sets()[1672].size()));
+  EXPECT_EQ(the.score, nb::jaccard_score(both.size(), sets()[958].size(), sets()[1672].size()));
+  EXPECT_GE(both.size() * 2, sets()[958].size());  // its " the" half
 }
 
 TEST_F(sample_fixture, one_thread_and_two_agree) {
@@ -488,8 +496,11 @@ TEST(weights, nan_and_zero_rows_are_skipped_and_counted) {
   EXPECT_TRUE(lists.lists[7].empty());
   EXPECT_TRUE(lists.lists[9].empty());
   for (std::size_t a = 0; a < n; ++a)
-    for (auto const& e : lists.lists[a])
-      if (e.latent == 7 || e.latent == 9) EXPECT_EQ(e.score, 0.0f);
+    for (auto const& e : lists.lists[a]) {
+      if (e.latent == 7 || e.latent == 9) {
+        EXPECT_EQ(e.score, 0.0f);
+      }
+    }
   expect_close(lists.lists, brute_force_cosine(v, n, d, 5), "nan rows");
 }
 
