@@ -24,6 +24,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -63,7 +64,11 @@ void in_child(Fn fn) {
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) std::printf("neighbours_bench: a measurement failed\n");
 }
 
-std::size_t threads() { return std::max(1u, std::thread::hardware_concurrency()); }
+// Every core, or $NEIGHBOURS_BENCH_THREADS.
+std::size_t threads() {
+  if (char const* t = std::getenv("NEIGHBOURS_BENCH_THREADS")) return std::max(1, std::atoi(t));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
 
 int cooccurrence(fs::path const& root, std::string const& label, std::uint32_t k) {
   ai::cache::open_options oo;
@@ -143,6 +148,7 @@ void write_decoder(fs::path const& file, std::uint32_t n, std::uint32_t d) {
 
 int main(int argc, char** argv) {
   bool const quick = argc > 1 && std::string(argv[1]) == "--quick";
+  bool const only_cooccurrence = std::getenv("NEIGHBOURS_BENCH_ONLY_COOCCURRENCE") != nullptr;
   fs::path const root = fs::temp_directory_path() / ("neighbours_bench_" + std::to_string(::getpid()));
   std::uint32_t const rows = quick ? 1024 : 8192;
 
@@ -167,6 +173,7 @@ int main(int argc, char** argv) {
   in_child([&] { return cooccurrence(root / "c131k", "131k", 32); });
   fs::remove_all(root / "c131k");
 
+  if (only_cooccurrence) return fs::remove_all(root), 0;
   auto const sae = root / "sae" / "layers.0" / "sae.safetensors";
   write_decoder(sae, quick ? 4096 : 16384, 768);
   in_child([&] { return similarity(sae, true); });

@@ -12,6 +12,7 @@
 #include <autointerp/records/non_activating.hpp>
 #include <autointerp/records/float16.hpp>
 
+#include "run_cli.hpp"
 #include "test_paths.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -22,7 +23,6 @@
 #include <boost/json/value.hpp>
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -106,6 +106,25 @@ TEST(torch_topk, ties_follow_torchs_partial_sort_not_the_index_order) {
   EXPECT_NE(idx, (std::vector<std::int64_t>{0, 1, 2, 3}));  // the heap's order, not the index order
 }
 
+// torch's TopKImpl.h loop as written there: (value, int64 index) pairs, NaN-aware comparator.
+std::vector<nb::scored_index> torch_reference(std::vector<float> const& row, std::size_t k) {
+  using elem = std::pair<float, std::int64_t>;
+  auto greater = [](elem const& x, elem const& y) {
+    return (std::isnan(x.first) && !std::isnan(y.first)) || x.first > y.first;
+  };
+  std::vector<elem> q(row.size());
+  for (std::size_t j = 0; j < row.size(); ++j) q[j] = {row[j], std::int64_t(j)};
+  auto const kk = static_cast<std::ptrdiff_t>(k);
+  if (k * 64 <= row.size()) {
+    std::partial_sort(q.begin(), q.begin() + kk, q.end(), greater);
+  } else {
+    std::nth_element(q.begin(), q.begin() + kk - 1, q.end(), greater);
+    std::sort(q.begin(), q.begin() + kk - 1, greater);
+  }
+  q.resize(k);
+  return q;
+}
+
 TEST(torch_topk, the_sparse_replay_equals_the_whole_row_for_both_of_torchs_paths) {
   std::mt19937 rng(2);
   for (int trial = 0; trial < 400; ++trial) {
@@ -119,7 +138,18 @@ TEST(torch_topk, the_sparse_replay_equals_the_whole_row_for_both_of_torchs_paths
         idx.push_back(static_cast<std::uint32_t>(j));
         sc.push_back(row[j]);
       }
-    EXPECT_EQ(nb::torch_topk_sparse(n, idx, sc, k), nb::torch_topk(row, k)) << "n " << n << " k " << k;
+    auto const want = torch_reference(row, std::min(k, n));
+    EXPECT_EQ(nb::torch_topk(row, k), want) << "n " << n << " k " << k;
+    EXPECT_EQ(nb::torch_topk_sparse(n, idx, sc, k), want) << "n " << n << " k " << k;
+    if (trial % 5 == 0) {  // with a NaN, torch's NaN-aware order
+      row[rng() % n] = std::nanf("");
+      auto got = nb::torch_topk(row, k), ref = torch_reference(row, std::min(k, n));
+      ASSERT_EQ(got.size(), ref.size());
+      for (std::size_t i = 0; i < got.size(); ++i) {
+        EXPECT_EQ(got[i].second, ref[i].second);
+        EXPECT_EQ(std::isnan(got[i].first), std::isnan(ref[i].first));
+      }
+    }
   }
   // Negative scores make zeros competitive: the replay expands the row then.
   std::vector<float> row(1000, 0.0f);
@@ -626,29 +656,12 @@ TEST_F(sample_fixture, async_compute_neighbours_completes_on_the_callers_side) {
 // ---- the command -------------------------------------------------------------------------------
 
 #if defined(AUTOINTERP_CLI_EXE)
-struct run_result {
-  int code = -1;
-  std::string out, err;
-};
+using test_support::quoted;
 
-run_result run_cli(std::string const& args) {
+test_support::cli_result run_cli(std::string const& args) {
   temp_dir tmp("cli_err");
-  std::string cmd = std::string("'") + AUTOINTERP_CLI_EXE + "' " + args + " 2>'" + (tmp.path / "err").string() + "'";
-  run_result r;
-  if (FILE* p = ::popen(cmd.c_str(), "r")) {
-    char buf[4096];
-    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.out.append(buf, n);
-    int status = ::pclose(p);
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-  std::ifstream in(tmp.path / "err");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  r.err = ss.str();
-  return r;
+  return test_support::run_cli(AUTOINTERP_CLI_EXE, args, tmp.path / "err");
 }
-
-std::string quoted(fs::path const& p) { return "'" + p.string() + "'"; }
 
 TEST_F(sample_fixture, cli_writes_delphis_file_and_records_take_their_negatives_from_it) {
   temp_dir tmp("cli");

@@ -6,6 +6,8 @@
 #include <autointerp/neighbours/torch_topk.hpp>
 
 #include <algorithm>
+#include <bit>
+#include <utility>
 #include <atomic>
 #include <mutex>
 #include <optional>
@@ -26,6 +28,14 @@ inline error over_budget(std::string_view module, std::uint64_t activations, std
                     "module " + std::string(module) + ": co-occurrence needs about " + mib_text(need) + " for " +
                         std::to_string(activations) + " activations, over the memory budget of " + mib_text(budget) +
                         "; raise cooccurrence_options::memory_budget");
+}
+
+inline void prefetch(void const* p) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+  __builtin_prefetch(p);
+#else
+  (void)p;
+#endif
 }
 
 // Bytes of the token sets in both directions plus the token offsets.
@@ -130,13 +140,20 @@ AUTOINTERP_DECL result<neighbour_lists> cooccurrence_neighbours(latent_token_set
       for (auto t : sets.tokens[l]) active[fill[t]++] = l;
   }
 
+  std::vector<std::uint32_t> sizes(n);
+  for (std::uint32_t l = 0; l < n; ++l) sizes[l] = static_cast<std::uint32_t>(sets.tokens[l].size());
+
   std::size_t const want = std::size_t{options.k} + 1;
   std::atomic<std::uint32_t> next{0}, done{0};
   std::atomic<std::uint64_t> pairs{0};
   std::uint32_t const chunk = 32;
+  std::size_t const words = (std::size_t{n} + 63) / 64;
   detail::run_team(threads, [&](std::size_t worker) {
     std::vector<std::uint32_t> count(n, 0);
-    std::vector<std::uint32_t> touched, idx;
+    // Which latents a row touched, as a bitset with a second level over its non-zero words: the
+    // row's non-zeros come out in index order, as torch's topk needs them, without a sort.
+    std::vector<std::uint64_t> bits(words, 0), summary((words + 63) / 64, 0);
+    std::vector<std::uint32_t> idx;
     std::vector<float> scores;
     std::uint64_t my_pairs = 0;
     for (std::uint32_t begin; (begin = next.fetch_add(chunk)) < n;) {
@@ -144,28 +161,36 @@ AUTOINTERP_DECL result<neighbour_lists> cooccurrence_neighbours(latent_token_set
       for (std::uint32_t a = begin; a < end; ++a) {
         auto const& mine = sets.tokens[a];
         if (mine.empty()) continue;
-        touched.clear();
-        for (auto t : mine) {
+        std::size_t const m = mine.size();
+        for (std::size_t i = 0; i < m; ++i) {
+          // The tokens' lists are scattered over the whole matrix: fetch ahead, the offsets
+          // first, then the lists they point at.
+          if (i + 16 < m) detail::prefetch(&at[mine[i + 16]]);
+          if (i + 4 < m) detail::prefetch(active.data() + at[mine[i + 4]]);
+          std::uint32_t const t = mine[i];
           auto const* p = active.data() + at[t];
           auto const* e = active.data() + at[t + 1];
           my_pairs += static_cast<std::uint64_t>(e - p) - 1;
           for (; p != e; ++p)
-            if (count[*p]++ == 0) touched.push_back(*p);
+            if (count[*p]++ == 0) {
+              std::uint32_t const b = *p;
+              bits[b >> 6] |= std::uint64_t{1} << (b & 63);
+              summary[b >> 12] |= std::uint64_t{1} << ((b >> 6) & 63);
+            }
         }
         idx.clear();
-        if (touched.size() * 16 > n) {
-          for (std::uint32_t b = 0; b < n; ++b)
-            if (count[b]) idx.push_back(b);
-        } else {
-          idx = touched;
-          std::sort(idx.begin(), idx.end());
-        }
-        scores.resize(idx.size());
+        scores.clear();
         std::uint64_t const n_a = mine.size();
-        for (std::size_t i = 0; i < idx.size(); ++i) {
-          std::uint32_t const b = idx[i];
-          scores[i] = jaccard_score(count[b], n_a, sets.tokens[b].size());
-          count[b] = 0;
+        for (std::size_t s = 0; s < summary.size(); ++s) {
+          for (std::uint64_t sw = std::exchange(summary[s], 0); sw; sw &= sw - 1) {
+            std::size_t const w = s * 64 + static_cast<std::size_t>(std::countr_zero(sw));
+            for (std::uint64_t bw = std::exchange(bits[w], 0); bw; bw &= bw - 1) {
+              auto const b = static_cast<std::uint32_t>(w * 64 + static_cast<std::size_t>(std::countr_zero(bw)));
+              idx.push_back(b);
+              scores.push_back(jaccard_score(count[b], n_a, sizes[b]));
+              count[b] = 0;
+            }
+          }
         }
         auto top = torch_topk_sparse(n, idx, scores, want);
         auto& list = out.lists[a];
