@@ -1013,7 +1013,7 @@ TEST(bad_input, unreadable_tokens_file) {
 // ---- the CLI: inspect and convert ----------------------------------------------------------------
 #if defined(AUTOINTERP_CLI_EXE)
 namespace {
-using test_support::quoted;
+std::string quoted(fs::path const& p) { return test_support::shell_quoted(p); }
 
 test_support::cli_result run_cli(std::string const& args) {
   temp_dir tmp("cli_err");

@@ -656,7 +656,7 @@ TEST_F(sample_fixture, async_compute_neighbours_completes_on_the_callers_side) {
 // ---- the command -------------------------------------------------------------------------------
 
 #if defined(AUTOINTERP_CLI_EXE)
-using test_support::quoted;
+std::string quoted(fs::path const& p) { return test_support::shell_quoted(p); }
 
 test_support::cli_result run_cli(std::string const& args) {
   temp_dir tmp("cli_err");

@@ -17,13 +17,13 @@ struct cli_result {
 };
 
 /// `p` quoted for the shell (paths without single quotes).
-inline std::string quoted(std::filesystem::path const& p) { return "'" + p.string() + "'"; }
+inline std::string shell_quoted(std::filesystem::path const& p) { return "'" + p.string() + "'"; }
 
 /// Runs `prefix 'exe' args` through the shell, stderr going to `err_file` (then read back and
 /// removed). `prefix` may set the environment, e.g. "env -u OPENROUTER_API_KEY".
 inline cli_result run_cli(std::string const& exe, std::string const& args, std::filesystem::path const& err_file,
                           std::string const& prefix = {}) {
-  std::string cmd = (prefix.empty() ? "" : prefix + " ") + quoted(exe) + " " + args + " 2>" + quoted(err_file);
+  std::string cmd = (prefix.empty() ? "" : prefix + " ") + shell_quoted(exe) + " " + args + " 2>" + shell_quoted(err_file);
   cli_result r;
   if (FILE* p = ::popen(cmd.c_str(), "r")) {
     char buf[4096];
