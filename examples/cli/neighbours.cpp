@@ -48,6 +48,7 @@ nb::progress_callback stderr_bar(bool tty) {
     std::string phase;
     std::chrono::steady_clock::time_point last{};
     std::uint64_t quarter = 0;
+    bool finished = false;  // the phase's last line is out
   };
   auto s = std::make_shared<state>();
   return [tty, s](std::string_view phase, std::uint64_t done, std::uint64_t total) {
@@ -57,7 +58,10 @@ nb::progress_callback stderr_bar(bool tty) {
     if (fresh) {
       s->phase = phase;
       s->quarter = 0;
+      s->finished = false;
     }
+    if (s->finished) return;
+    s->finished = end;
     if (tty) {
       if (!end && !fresh && now - s->last < std::chrono::milliseconds(100)) return;
       s->last = now;
