@@ -3,7 +3,7 @@
 # Usage: cmake/setup.sh [extra-package ...]   (chromium is for the HTML report's browser test)
 set -euo pipefail
 packages=(libboost1.81-dev libboost-json1.81-dev libssl-dev libzstd-dev libgtest-dev
-          libbenchmark-dev libcli11-dev cmake g++ make zstd ccache chromium
+          libbenchmark-dev libcli11-dev libopenblas-dev cmake g++ make zstd ccache chromium
           dpkg-dev file "$@")  # cpack -G DEB runs dpkg-shlibdeps (dpkg-dev), which needs file
 missing=()
 for p in "${packages[@]}"; do

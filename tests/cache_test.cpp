@@ -20,6 +20,7 @@
 #include <gtest/gtest.h>
 #include <zstd.h>
 
+#include "run_cli.hpp"
 #include "test_paths.hpp"
 
 #include <algorithm>
@@ -1012,24 +1013,12 @@ TEST(bad_input, unreadable_tokens_file) {
 // ---- the CLI: inspect and convert ----------------------------------------------------------------
 #if defined(AUTOINTERP_CLI_EXE)
 namespace {
-struct run_result {
-  int code = -1;
-  std::string out, err;
-};
-run_result run_cli(std::string const& args) {
+std::string quoted(fs::path const& p) { return test_support::shell_quoted(p); }
+
+test_support::cli_result run_cli(std::string const& args) {
   temp_dir tmp("cli_err");
-  std::string cmd = std::string("'") + AUTOINTERP_CLI_EXE + "' " + args + " 2>'" + (tmp.path / "err").string() + "'";
-  run_result r;
-  if (FILE* p = ::popen(cmd.c_str(), "r")) {
-    char buf[4096];
-    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.out.append(buf, n);
-    int status = ::pclose(p);
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-  r.err = slurp(tmp.path / "err");
-  return r;
+  return test_support::run_cli(AUTOINTERP_CLI_EXE, args, tmp.path / "err");
 }
-std::string quoted(fs::path const& p) { return "'" + p.string() + "'"; }
 }  // namespace
 
 TEST(cli, inspect_json_figures_match_the_files_and_survive_convert) {

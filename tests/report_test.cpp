@@ -18,6 +18,7 @@
 
 #include <gtest/gtest.h>
 
+#include "run_cli.hpp"
 #include "test_paths.hpp"
 
 #include <sys/wait.h>
@@ -914,26 +915,12 @@ TEST(terminal_view, scores_follow_the_explanation_one_line_per_scorer) {
 #if defined(AUTOINTERP_CLI_EXE)
 namespace {
 
-struct cli_result {
-  int code = -1;
-  std::string out, err;
-};
+using test_support::cli_result;
 
 // Runs the tool without OPENROUTER_API_KEY (so nothing calls an LLM: the statistical explainer and
 // the keyword scorers); stdout and stderr apart.
 cli_result run_cli(std::filesystem::path const& scratch_dir, std::string const& args) {
-  auto const err = scratch_dir / "stderr.txt";
-  std::string cmd = "env -u OPENROUTER_API_KEY '" + std::string(AUTOINTERP_CLI_EXE) + "' " + args + " 2>'" +
-                    err.string() + "'";
-  cli_result r;
-  if (FILE* p = ::popen(cmd.c_str(), "r")) {
-    char buf[4096];
-    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.out.append(buf, n);
-    int status = ::pclose(p);
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-  r.err = slurp(err);
-  return r;
+  return test_support::run_cli(AUTOINTERP_CLI_EXE, args, scratch_dir / "stderr.txt", "env -u OPENROUTER_API_KEY");
 }
 
 std::string q(std::filesystem::path const& p) { return "'" + p.string() + "'"; }

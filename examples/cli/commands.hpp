@@ -14,6 +14,7 @@ using action = std::function<int()>;
 void add_inspect_command(CLI::App& app, action& run);
 void add_convert_command(CLI::App& app, action& run);
 void add_records_command(CLI::App& app, action& run);
+void add_neighbours_command(CLI::App& app, action& run);
 
 void add_explain_command(CLI::App& app, action& run);
 void add_score_command(CLI::App& app, action& run);

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   cli::add_inspect_command(app, run);
   cli::add_convert_command(app, run);
   cli::add_records_command(app, run);
+  cli::add_neighbours_command(app, run);
 
   cli::add_explain_command(app, run);
   cli::add_score_command(app, run);

@@ -28,6 +28,13 @@
 #include <autointerp/records/python_random.hpp>
 #include <autointerp/records/record_options.hpp>
 #include <autointerp/records/samplers.hpp>
+#include <autointerp/neighbours/compute_neighbours.hpp>
+#include <autointerp/neighbours/cooccurrence.hpp>
+#include <autointerp/neighbours/neighbour_file.hpp>
+#include <autointerp/neighbours/neighbour_lists.hpp>
+#include <autointerp/neighbours/sae_weights.hpp>
+#include <autointerp/neighbours/torch_topk.hpp>
+#include <autointerp/neighbours/weight_similarity.hpp>
 #include <autointerp/tokenizer/tokenizer.hpp>
 #include <autointerp/tokenizer/find_tokenizer.hpp>
 #include <autointerp/tokenizer/str_tokens.hpp>

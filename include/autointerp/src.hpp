@@ -35,6 +35,12 @@
 #include <autointerp/records/impl/non_activating.ipp>
 #include <autointerp/records/impl/build_record.ipp>
 #include <autointerp/records/impl/record_json.ipp>
+#include <autointerp/neighbours/impl/torch_topk.ipp>
+#include <autointerp/neighbours/impl/cooccurrence.ipp>
+#include <autointerp/neighbours/impl/sae_weights.ipp>
+#include <autointerp/neighbours/impl/weight_similarity.ipp>
+#include <autointerp/neighbours/impl/neighbour_file.ipp>
+#include <autointerp/neighbours/impl/compute_neighbours.ipp>
 #include <autointerp/tokenizer/impl/tokenizer.ipp>
 #include <autointerp/tokenizer/impl/find_tokenizer.ipp>
 #include <autointerp/llm/impl/wire.ipp>
