@@ -857,7 +857,7 @@ TEST(llm_embed, vectors_come_back_in_input_order_as_the_fake_model_makes_them) {
   EXPECT_EQ(r->embeddings[0], r->embeddings[3]) << "the same words";
   EXPECT_NE(r->embeddings[0], r->embeddings[2]);
   EXPECT_EQ(r->model, "fake/embedding");
-  EXPECT_EQ(r->usage.prompt_tokens, 6u + 0u + 5u + 6u) << "the fake counts words";
+  EXPECT_EQ(r->usage.prompt_tokens, 6u + 0u + 6u + 6u) << "the fake counts words (\"):\" is one)";
   EXPECT_EQ(r->usage.total_tokens, r->usage.prompt_tokens);
   EXPECT_EQ(r->usage.completion_tokens, 0u);
   ASSERT_TRUE(r->usage.cost);

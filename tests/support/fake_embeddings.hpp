@@ -4,8 +4,9 @@
 //
 // - Dimension: `fake_embedding_dimension` = 256.
 // - Words: maximal runs of ASCII letters and digits, lowercased ("Don't stop, 2x!" has the words
-//   "don", "t", "stop" and "2x"), and runs of two or more other non-space bytes, such as the
-//   operators ">>>" and "==" (so code tokens count; single punctuation marks do not).
+//   "don", "t", "stop" and "2x"), and runs of two or more other printable ASCII bytes, such as the
+//   operators ">>>" and "==" (so code tokens count; single punctuation marks and non-ASCII bytes
+//   do not).
 // - Queries: a text holding "Query:" is a query. Like instruction-tuned embedders the fake embeds
 //   only what follows the last "Query:" (an instruction prefix, the embedding scorer's default,
 //   is not content), and, like the fake LLM, it answers from the explanation's quoted token: when
@@ -58,7 +59,7 @@ inline std::vector<std::string> fake_embedding_words(std::string_view text) {
     else flush();
     if (upper) word += static_cast<char>(c - 'A' + 'a');
     else if (lower || digit) word += c;
-    else if (space) flush_symbols();
+    else if (space || static_cast<unsigned char>(c) < 0x21 || static_cast<unsigned char>(c) > 0x7e) flush_symbols();
     else symbols += c;
   }
   flush();
