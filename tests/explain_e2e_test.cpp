@@ -1128,17 +1128,34 @@ TEST(score_cli, summary_json_equals_the_formulas_computed_from_the_score_files) 
   std::filesystem::remove_all(out);
 }
 
-TEST(score_cli, score_reads_delphi_explanation_folders_and_resume_after_sigkill_asks_nothing_twice) {
-  // Explanations as delphi writes them: explanations/<module>_latent<i>.txt holding a JSON string.
+// Explanations as delphi writes them for latents 0..n-1 (explanations/<module>_latent<i>.txt
+// holding a JSON string): the planted token where there is one, " the" elsewhere.
+std::filesystem::path delphi_explanations(std::string const& name, std::uint32_t n) {
   auto planted = planted_tokens();
-  auto expl = fresh_dir("cli_delphi_expl");
+  auto expl = fresh_dir(name);
   std::filesystem::create_directories(expl / "explanations");
-  for (std::uint32_t i = 0; i < 150; ++i) {
+  for (std::uint32_t i = 0; i < n; ++i) {
     auto it = planted.find(i);
     std::string const token = it != planted.end() ? it->second : " the";
     std::ofstream(expl / "explanations" / ("layers.6_latent" + std::to_string(i) + ".txt"))
         << boost::json::serialize(boost::json::string("the token \"" + token + "\""));
   }
+  return expl;
+}
+
+// The server's request count once it stops moving (requests cut by a kill have arrived).
+std::size_t settled_requests(fake_llm_server const& server) {
+  auto count = server.requests();
+  for (int still = 0; still < 10; std::this_thread::sleep_for(std::chrono::milliseconds(50))) {
+    auto const now = server.requests();
+    still = now == count ? still + 1 : 0;
+    count = now;
+  }
+  return count;
+}
+
+TEST(score_cli, score_reads_delphi_explanation_folders_and_resume_after_sigkill_asks_nothing_twice) {
+  auto expl = delphi_explanations("cli_delphi_expl", 150);
   asio::io_context server_io;
   std::mutex m;
   std::map<std::string, int> answered;
@@ -1157,13 +1174,7 @@ TEST(score_cli, score_reads_delphi_explanation_folders_and_resume_after_sigkill_
                                 "--provider", "local", "--base-url", server.base_url(), "--model", "fake",
                                 "--concurrency", "8", "--out", out.string()};
   kill_once_written(args, out / "run.jsonl", 4000);
-  // Requests cut by the kill have arrived once the count stops moving.
-  auto requests_at_kill = server.requests();
-  for (int still = 0; still < 10; std::this_thread::sleep_for(std::chrono::milliseconds(50))) {
-    auto const now = server.requests();
-    still = now == requests_at_kill ? still + 1 : 0;
-    requests_at_kill = now;
-  }
+  auto const requests_at_kill = settled_requests(server);
   std::set<std::pair<std::string, std::uint32_t>> before;  // (scorer, latent) whose file was saved before the kill
   for (char const* scorer : {"detection", "fuzz"}) {
     std::error_code ec;
@@ -1219,15 +1230,7 @@ TEST(score_cli, score_reads_delphi_explanation_folders_and_resume_after_sigkill_
 }
 
 TEST(score_cli, simulation_intruder_and_embedding_resume_after_sigkill_and_ask_nothing_saved_again) {
-  auto planted = planted_tokens();
-  auto expl = fresh_dir("cli_three_expl");
-  std::filesystem::create_directories(expl / "explanations");
-  for (std::uint32_t i = 0; i < 60; ++i) {
-    auto it = planted.find(i);
-    std::string const token = it != planted.end() ? it->second : " the";
-    std::ofstream(expl / "explanations" / ("layers.6_latent" + std::to_string(i) + ".txt"))
-        << boost::json::serialize(boost::json::string("the token \"" + token + "\""));
-  }
+  auto expl = delphi_explanations("cli_three_expl", 60);
   asio::io_context server_io;
   fake_llm_server server(server_io.get_executor(),
                          [&](fake_request const& r) { return ai::testing::fake_brain(r).after(std::chrono::milliseconds(10)); });
@@ -1241,12 +1244,7 @@ TEST(score_cli, simulation_intruder_and_embedding_resume_after_sigkill_and_ask_n
                                 "--provider", "local", "--base-url", server.base_url(), "--model", "fake",
                                 "--embedding-model", "fake-embed", "--concurrency", "8", "--out", out.string()};
   kill_once_written(args, out / "run.jsonl", 2500);
-  auto requests_at_kill = server.requests();
-  for (int still = 0; still < 10; std::this_thread::sleep_for(std::chrono::milliseconds(50))) {
-    auto const now = server.requests();
-    still = now == requests_at_kill ? still + 1 : 0;
-    requests_at_kill = now;
-  }
+  auto const requests_at_kill = settled_requests(server);
   auto saved = [&](std::string const& scorer) {
     std::set<std::uint32_t> ids;
     std::error_code ec;
