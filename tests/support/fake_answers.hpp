@@ -87,6 +87,13 @@ inline std::string example_marker(std::size_t k) { return "\n\nExample " + std::
 
 }  // namespace fake_answers_detail
 
+/// The explanation's quoted token (from its first to its last double quote), empty without one.
+inline std::string quoted_token(std::string const& explanation) {
+  std::size_t const first = explanation.find('"'), last = explanation.rfind('"');
+  if (first == std::string::npos || last <= first) return {};
+  return explanation.substr(first + 1, last - first - 1);
+}
+
 /// Whether `prompt` (a last user message) is a scoring prompt.
 inline bool is_scoring_prompt(std::string const& prompt) {
   return prompt.rfind("Explanation: ", 0) == 0 && prompt.find(fake_answers_detail::example_marker(1)) != std::string::npos;
@@ -102,9 +109,7 @@ inline std::vector<bool> scoring_predictions(std::string const& prompt) {
   std::string const explanation = prompt.substr(13, heading - 13);
   std::size_t const heading_end = prompt.find(':', heading);
   bool const fuzz = prompt.substr(heading, heading_end - heading).find("marked") != std::string::npos;
-  std::string token;
-  std::size_t const first = explanation.find('"'), last = explanation.rfind('"');
-  if (first != std::string::npos && last > first) token = explanation.substr(first + 1, last - first - 1);
+  std::string const token = quoted_token(explanation);
   std::string_view const key = trimmed(token);
   std::size_t at = prompt.find(example_marker(1), heading);
   for (std::size_t k = 1; at != std::string::npos; ++k) {
@@ -136,13 +141,6 @@ inline std::string answer_scoring(std::string const& prompt) {
     list += p ? '1' : '0';
   }
   return "Here is my judgement.\n" + list + "]";
-}
-
-/// The explanation's quoted token (from its first to its last double quote), empty without one.
-inline std::string quoted_token(std::string const& explanation) {
-  std::size_t const first = explanation.find('"'), last = explanation.rfind('"');
-  if (first == std::string::npos || last <= first) return {};
-  return explanation.substr(first + 1, last - first - 1);
 }
 
 /// Whether `prompt` (a last user message) is a simulation prompt.

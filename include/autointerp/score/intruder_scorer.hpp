@@ -31,8 +31,7 @@ class intruder_scorer final : public scorer {
   /// The request for one trial.
   llm::chat_request request_for(intruder_trial const& trial) const {
     auto r = build_intruder_request(trial, options_.scoring.worked_examples, options_.model);
-    r.max_tokens = options_.max_tokens;
-    r.temperature = options_.temperature;
+    options_.apply_generation(r);
     return r;
   }
 

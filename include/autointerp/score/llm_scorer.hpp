@@ -28,6 +28,13 @@ struct llm_scorer_options {
   /// Answers without a list of the right length are asked again this many times (delphi asks once
   /// and gives up); after that the batch's predictions are null.
   unsigned retries = 2;
+
+  /// Sets the generation settings above (`max_tokens`, `temperature`) on `r`; the prompt
+  /// builders set the model and messages.
+  void apply_generation(llm::chat_request& r) const {
+    r.max_tokens = max_tokens;
+    r.temperature = temperature;
+  }
 };
 
 /// Scores with an LLM through `client` (which must outlive the scorer). All batches of a latent
@@ -48,8 +55,7 @@ class llm_scorer final : public scorer {
   /// The request for one batch (also what a dry run would send).
   llm::chat_request request_for(std::string_view explanation, std::span<score_sample const> batch) const {
     auto r = build_scoring_request(kind_, explanation, batch, options_.scoring, options_.model);
-    r.max_tokens = options_.max_tokens;
-    r.temperature = options_.temperature;
+    options_.apply_generation(r);
     return r;
   }
 

@@ -430,13 +430,13 @@ inline std::string score_file_text(std::string_view name, std::span<score_sample
 inline result<scored_file> parse_scored_file(std::string_view name, std::string_view text,
                                              std::string_view where = "score file") {
   scored_file out;
-  if (score_file_format_of(name) == score_file_format::intruder) {
+  auto const format = score_file_format_of(name);
+  if (format == score_file_format::intruder) {
     auto t = parse_intruder_file(text, where);
     if (!t) return t.error();
     out.trials = std::move(*t);
     return out;
   }
-  auto const format = score_file_format_of(name);
   auto s = format == score_file_format::simulation ? parse_simulation_file(text, where)
            : format == score_file_format::embedding ? parse_embedding_file(text, where)
                                                      : parse_score_file(text, where);

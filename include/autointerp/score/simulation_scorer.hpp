@@ -48,8 +48,7 @@ class simulation_scorer final : public scorer {
     po.logprobs = options_.scoring.logprobs;
     po.worked_example = options_.scoring.worked_examples;
     auto r = build_simulation_request(explanation, sample.str_tokens, po, options_.model);
-    r.max_tokens = options_.max_tokens;
-    r.temperature = options_.temperature;
+    options_.apply_generation(r);
     return r;
   }
 
