@@ -3,7 +3,9 @@
 // and embeddings), and the fake embedding model the fake server uses.
 #include <autointerp/llm/embedding.hpp>
 #include <autointerp/llm/endpoint.hpp>
+#include <autointerp/llm/price_table.hpp>
 #include <autointerp/llm/proxy.hpp>
+#include <autointerp/llm/spend_budget.hpp>
 #include <autointerp/llm/rate_limiter.hpp>
 #include <autointerp/llm/retry_policy.hpp>
 #include <autointerp/llm/wire.hpp>
@@ -601,4 +603,106 @@ TEST(fake_embedding, is_a_normalised_hashed_bag_of_lowercased_words) {
   double norm = 0;
   for (float x : t::fake_embedding("a longer text with several words, some repeated: words words")) norm += double(x) * x;
   EXPECT_NEAR(norm, 1.0, 1e-6);
+}
+
+TEST(llm_wire, reads_cached_prompt_tokens_and_marks_the_servers_cost) {
+  auto r = llm::parse_chat_response(R"({"choices":[{"message":{"content":"x"}}],"usage":{"prompt_tokens":100,
+    "completion_tokens":5,"prompt_tokens_details":{"cached_tokens":64},"cost":0.001}})", ctx());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->usage.cached_tokens, 64u);
+  EXPECT_TRUE(r->usage.cost_from_server);
+  auto t = llm::accounted(r->usage);
+  EXPECT_EQ(t.prompt_tokens, 100u);
+  EXPECT_EQ(t.cached_tokens, 64u);
+  EXPECT_DOUBLE_EQ(t.cost, 0.001);
+  // More cached than prompt tokens is the server's mistake: capped at the prompt.
+  r = llm::parse_chat_response(R"({"choices":[{"message":{"content":"x"}}],"usage":{"prompt_tokens":10,
+    "completion_tokens":1,"prompt_tokens_details":{"cached_tokens":50}}})", ctx());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->usage.cached_tokens, 10u);
+  EXPECT_FALSE(r->usage.cost_from_server);
+}
+
+TEST(llm_prices, parse_the_flag_and_the_file_and_price_cached_tokens) {
+  auto p = llm::parse_price_spec("prompt=0.15,completion=0.60,cached=0.075");
+  ASSERT_TRUE(p) << p.error().what();
+  // (900 x 0.15 + 100 x 0.075 + 50 x 0.60) / 1e6
+  EXPECT_DOUBLE_EQ(p->cost(1000, 100, 50), (900 * 0.15 + 100 * 0.075 + 50 * 0.60) / 1e6);
+  auto q = llm::parse_price_spec("completion=2,prompt=1");
+  ASSERT_TRUE(q);
+  EXPECT_DOUBLE_EQ(q->cost(1000, 400, 0), 1000 * 1.0 / 1e6);  // cached defaults to the prompt price
+  for (char const* bad : {"prompt=1", "prompt=x,completion=1", "prompt=-1,completion=1", "prompt=1,completion=1,cache=2",
+                          "prompt1,completion=2"}) {
+    auto e = llm::parse_price_spec(bad);
+    ASSERT_FALSE(e) << bad;
+    EXPECT_NE(e.error().what().find("--price"), std::string::npos) << e.error().what();
+  }
+  auto t = llm::parse_price_file(R"({"openai/gpt-4o-mini":{"prompt":0.15,"completion":0.6},"*":{"prompt":1,"completion":2,"cached":0.5}})",
+                                 "prices.json");
+  ASSERT_TRUE(t) << t.error().what();
+  ASSERT_NE(t->find("openai/gpt-4o-mini"), nullptr);
+  EXPECT_DOUBLE_EQ(t->find("openai/gpt-4o-mini")->completion, 0.6);
+  ASSERT_NE(t->find("other"), nullptr);
+  EXPECT_DOUBLE_EQ(t->find("other")->cached_price(), 0.5);
+  EXPECT_FALSE(llm::parse_price_file(R"({"m":{"prompt":1}})", "p.json"));
+  EXPECT_FALSE(llm::parse_price_file(R"({"m":{"prompt":1e400,"completion":1}})", "p.json"));
+  auto e = llm::parse_price_file("[1]", "p.json");
+  ASSERT_FALSE(e);
+  EXPECT_NE(e.error().what().find("p.json"), std::string::npos);
+  EXPECT_FALSE(llm::load_price_file("/nonexistent/prices.json"));
+}
+
+TEST(llm_budget, admits_within_the_limit_counts_earlier_spending_and_finishes_started_groups) {
+  llm::budget_limits limits;
+  limits.max_cost_usd = 1.0;
+  llm::token_usage earlier;
+  earlier.cost = 0.5;
+  llm::spend_budget b(limits, earlier);
+  llm::token_prices prices{100, 0, std::nullopt};  // $0.10 per 1000 prompt tokens
+  auto e = b.estimate("explain", 1000, std::nullopt, &prices);
+  EXPECT_DOUBLE_EQ(e.cost_usd, 0.1);
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(b.admit("m/" + std::to_string(i) + "/explain", e));
+  EXPECT_DOUBLE_EQ(b.reserved().cost_usd, 0.4);
+  // 0.5 spent + 0.4 in flight + 0.1 = 1.0: admitted; the next new group is not.
+  ASSERT_TRUE(b.admit("m/4/explain", e));
+  auto refused = b.admit("m/5/explain", e);
+  ASSERT_FALSE(refused);
+  EXPECT_TRUE(refused.error() == errc::budget_exhausted);
+  EXPECT_TRUE(is_fatal(refused.error()));
+  EXPECT_NE(refused.error().what().find("--max-cost $1.0000"), std::string::npos) << refused.error().what();
+  EXPECT_NE(refused.error().what().find("$0.5000 spent"), std::string::npos) << refused.error().what();
+  // A group already started goes on; a refusal is latched for new groups.
+  EXPECT_TRUE(b.admit("m/4/explain", e));
+  EXPECT_TRUE(b.exhausted());
+  // Settling releases the reservation and spends what was reported.
+  llm::token_usage used;
+  used.prompt_tokens = 1000;
+  used.cost = 0.12;
+  for (int i = 0; i < 6; ++i) b.settle("explain", e, used, true);
+  EXPECT_NEAR(b.reserved().cost_usd, 0.0, 1e-12);
+  EXPECT_NEAR(b.spent().cost, 0.5 + 6 * 0.12, 1e-12);
+  EXPECT_NEAR(b.cost_overrun(), 0.5 + 6 * 0.12 - 1.0, 1e-12);
+  // Without prices a call is estimated at its stage's mean cost so far.
+  EXPECT_NEAR(b.estimate("explain", 1000, std::nullopt, nullptr).cost_usd, 0.12, 1e-12);
+  EXPECT_DOUBLE_EQ(b.estimate("detection", 1000, std::nullopt, nullptr).cost_usd, 0.0);
+  // With max_tokens the completion is priced at its cap.
+  llm::token_prices with_completion{0, 1e6, std::nullopt};
+  EXPECT_DOUBLE_EQ(b.estimate("explain", 0, 3, &with_completion).cost_usd, 3.0);
+}
+
+TEST(llm_budget, prompt_token_limit_and_tags_name_latent_stages) {
+  llm::budget_limits limits;
+  limits.max_prompt_tokens = 250;
+  llm::spend_budget b(limits);
+  auto e = b.estimate("fuzz", 100, 10, nullptr);
+  ASSERT_TRUE(b.admit("", e));
+  ASSERT_TRUE(b.admit("", e));
+  auto refused = b.admit("", e);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().what().find("--max-prompt-tokens 250"), std::string::npos) << refused.error().what();
+  llm::call_tag tag{"layers.6", 69, "detection", 3, 0};
+  EXPECT_EQ(tag.group(), "layers.6/69/detection");
+  EXPECT_EQ(tag.custom_id(), "layers.6/69/detection/3");
+  tag.ask = 2;
+  EXPECT_EQ(tag.custom_id(), "layers.6/69/detection/3/r2");
 }

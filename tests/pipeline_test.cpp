@@ -54,7 +54,7 @@ struct fake_stage {
     o.latent = id;
     o.status = pl::latent_status::explained;
     o.explanation = "latent " + std::to_string(id.index);
-    o.usage = {10, 2, 0};
+    o.usage = {10, 2, 0, 0};
     return o;
   };
 
@@ -323,7 +323,7 @@ TEST(run_store, writes_delphi_files_and_run_lines) {
   latent_id const five{".model.layers.10", 5}, six{".model.layers.10", 6};
   auto ok = explained("The word \"cat\"");
   ok.attempts = 2;
-  ok.usage = {100, 20, 0};
+  ok.usage = {100, 20, 0, 0};
   ok.latency = std::chrono::milliseconds(1500);
   ok.files.push_back({pl::run_store::explanation_file(five), "\"The word \\\"cat\\\"\""});
   ASSERT_TRUE(out->write_files(ok).has_value());
@@ -428,7 +428,7 @@ TEST(run_line, parses_what_to_json_writes_and_skips_foreign_lines) {
   o.stage = "fuzz";
   o.status = pl::latent_status::failed;
   o.attempts = 6;
-  o.usage = {7, 3, 0.25};
+  o.usage = {7, 3, 0, 0.25};
   o.error = autointerp::make_error(errc::server_error, "gave up after 6 attempts");
   auto line = pl::parse_run_line(boost::json::serialize(pl::to_json({"layers.6", 42}, o)));
   ASSERT_TRUE(line);
@@ -524,7 +524,7 @@ TEST(progress, counts_and_formats_without_a_terminal) {
   auto t0 = pl::progress::clock::now();
   pl::latent_outcome o;
   o.status = pl::latent_status::explained;
-  o.usage = {1500, 200, 0.01};
+  o.usage = {1500, 200, 0, 0.01};
   p.add_already_done(2);
   for (int i = 0; i < 3; ++i) p.add(o, t0);
   o.status = pl::latent_status::failed;

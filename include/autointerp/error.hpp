@@ -72,6 +72,7 @@ enum class errc {
   response_too_large,   ///< a response body over the configured limit
   retry_budget_exhausted, ///< too many retries across the batch; the outage is not retried further
   cancelled,            ///< the operation was cancelled
+  budget_exhausted,     ///< a call would pass the job's --max-cost / --max-prompt-tokens budget; stops the job
   // Explanation
   unparsed_answer,      ///< the LLM answered, but no explanation could be found in the text
   too_few_examples,     ///< the latent has fewer activating windows than min_examples
@@ -131,6 +132,7 @@ inline boost::system::error_category const& category() noexcept {
         case errc::response_too_large: return "response too large";
         case errc::retry_budget_exhausted: return "retry budget exhausted";
         case errc::cancelled: return "cancelled";
+        case errc::budget_exhausted: return "budget reached";
         case errc::unparsed_answer: return "answer not parsed";
         case errc::too_few_examples: return "too few examples";
         case errc::bad_score_file: return "bad score file";
@@ -227,10 +229,11 @@ inline error internal_error(std::string_view where) {
 
 /// Errors after which no new work should start, because every later call would fail the same way:
 /// a rejected or missing API key (401), no credit left (402), and an output that cannot be written
-/// (disk full, folder gone: going on would pay for answers that are then lost). 403 is not fatal:
-/// providers send it for a single flagged prompt.
+/// (disk full, folder gone: going on would pay for answers that are then lost), and a spending
+/// budget that is reached. 403 is not fatal: providers send it for a single flagged prompt.
 inline bool is_fatal(boost::system::error_code const& ec) noexcept {
   return ec == make_error_code(errc::unauthorized) || ec == make_error_code(errc::payment_required) ||
+         ec == make_error_code(errc::budget_exhausted) ||
          ec == make_error_code(errc::missing_api_key) || ec == make_error_code(errc::write_failed);
 }
 inline bool is_fatal(error const& e) noexcept { return is_fatal(e.code); }
@@ -264,7 +267,7 @@ constexpr std::optional<condition> area_of(errc e) noexcept {
     case errc::bad_request: case errc::unauthorized: case errc::payment_required: case errc::forbidden:
     case errc::not_found: case errc::rate_limited: case errc::server_error: case errc::provider_error:
     case errc::bad_response: case errc::response_too_large: case errc::retry_budget_exhausted:
-    case errc::unparsed_answer:
+    case errc::unparsed_answer: case errc::budget_exhausted:
       return condition::llm;
     case errc::write_failed: case errc::bad_score_file: return condition::output;
     case errc::cancelled: return condition::cancelled;

@@ -37,6 +37,7 @@ inline result<llm::chat_request> explanation_request(records::latent_record cons
   auto request = to_request(std::move(*p), options.model);
   request.max_tokens = options.max_tokens;
   request.temperature = options.temperature;
+  request.tag = llm::call_tag{record.latent.module, record.latent.index, "explain", 0, 0};
   return request;
 }
 
@@ -63,9 +64,7 @@ class llm_explainer final : public explainer {
     auto [ec, answer] = co_await std::move(call);
     out.attempts = answer.attempts;
     if (ec) co_return partial{std::move(out), diag.to_error(ec)};
-    out.usage.prompt_tokens = answer.usage.prompt_tokens;
-    out.usage.completion_tokens = answer.usage.completion_tokens;
-    out.usage.cost = answer.usage.cost.value_or(0);
+    out.usage = llm::accounted(answer.usage);
     auto parsed = parse_answer(answer.text);
     if (parsed.parsed) {
       out.text = std::move(parsed.explanation);

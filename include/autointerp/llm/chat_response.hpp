@@ -1,6 +1,8 @@
 #pragma once
 // What the model answered, and what it cost.
 
+#include <autointerp/llm/token_usage.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -9,13 +11,21 @@
 
 namespace autointerp::llm {
 
-/// Token counts as the server reported them, plus OpenRouter's `cost` (in credits) when present.
+/// Token counts as the server reported them, and the cost: the server's `usage.cost` (OpenRouter,
+/// USD) when it sent one, else the client's price table applied to the counts, else unset.
 struct usage {
   std::uint64_t prompt_tokens = 0;
   std::uint64_t completion_tokens = 0;
   std::uint64_t total_tokens = 0;
+  std::uint64_t cached_tokens = 0;  ///< `usage.prompt_tokens_details.cached_tokens`: prompt tokens read from the provider's cache
   std::optional<double> cost;
+  bool cost_from_server = false;    ///< `cost` is the server's own figure, not our price table's
 };
+
+/// What a call's `usage` adds to a job's accounts (cost 0 when unknown).
+inline token_usage accounted(usage const& u) noexcept {
+  return {u.prompt_tokens, u.completion_tokens, u.cached_tokens, u.cost.value_or(0)};
+}
 
 /// One alternative token at a position of the answer.
 struct top_logprob {

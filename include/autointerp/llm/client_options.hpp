@@ -2,15 +2,19 @@
 // Settings of an LLM client: endpoint, timeouts per phase, pool, TLS, proxy, retries and budgets.
 
 #include <autointerp/error.hpp>
+#include <autointerp/llm/chat_router.hpp>
 #include <autointerp/llm/endpoint.hpp>
+#include <autointerp/llm/price_table.hpp>
 #include <autointerp/llm/proxy.hpp>
 #include <autointerp/llm/rate_limiter.hpp>
 #include <autointerp/llm/retry_policy.hpp>
+#include <autointerp/llm/spend_budget.hpp>
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -50,6 +54,14 @@ struct client_options {
   std::function<void(retry_event const&)> on_retry;  ///< called on the client's executor; may be empty
   std::string user_agent = "autointerp/0.1";
   std::uint64_t seed = 0;  ///< seed of the backoff jitter; 0 = from std::random_device
+  /// Prices that cost the calls whose answer has no `usage.cost`; null = such calls cost 0 (unknown).
+  std::shared_ptr<price_table const> prices;
+  /// The job's spending budget, shared by its clients: every call is admitted against it first and
+  /// refused with `errc::budget_exhausted` when it would pass it. Null = no budget.
+  std::shared_ptr<spend_budget> budget;
+  /// Takes over chat calls (the OpenAI Batch API); null = one HTTP request per call. Budget and
+  /// prices still apply.
+  std::shared_ptr<chat_router> router;
 };
 
 }  // namespace autointerp::llm

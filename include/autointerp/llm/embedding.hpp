@@ -2,6 +2,7 @@
 // What to embed and what came back: an OpenAI-compatible embeddings call (`POST {base}/embeddings`,
 // served by OpenAI, vLLM, Hugging Face TEI, the llama.cpp server and Ollama).
 
+#include <autointerp/llm/chat_request.hpp>
 #include <autointerp/llm/chat_response.hpp>  // llm::usage, shared by both kinds of call
 
 #include <chrono>
@@ -17,6 +18,7 @@ struct embedding_request {
   std::string model;
   std::vector<std::string> input;           ///< texts, embedded in order
   std::optional<std::uint32_t> dimensions;  ///< sent only when set (OpenAI's text-embedding-3 option)
+  std::optional<call_tag> tag;              ///< whom the request serves (not sent); see `chat_request::tag`
 };
 
 /// A successful embeddings call.

@@ -50,6 +50,9 @@ struct ask_options {
   /// What an unparsable prompt is called in `first_problem`, e.g. "a detection batch's answers had
   /// no list of 5 0/1 values"; " after N tries" is appended.
   std::function<std::string(std::size_t prompt)> describe_unparsed;
+  /// Whom the prompts serve (module, latent, stage); each call is tagged with its prompt index and
+  /// ask (for budgets and the Batch API's `custom_id`). Unset: the requests' own tags stand.
+  std::optional<llm::call_tag> tag;
 };
 
 /// Sends every request of `requests` through `client` at once and gives each response to
@@ -78,7 +81,16 @@ inline boost::asio::awaitable<asked_prompts> ask_all(llm::client& client, std::v
     bool accepted = false;
     for (unsigned attempt = 0; attempt <= options.retries && !accepted; ++attempt) {
       diagnostics diag;
-      auto call = client.async_chat(requests[i], diag, boost::asio::as_tuple(boost::asio::use_awaitable));
+      llm::chat_request const* request = &requests[i];
+      llm::chat_request tagged;
+      if (options.tag) {
+        tagged = requests[i];
+        tagged.tag = options.tag;
+        tagged.tag->prompt = static_cast<std::uint32_t>(i);
+        tagged.tag->ask = attempt;
+        request = &tagged;
+      }
+      auto call = client.async_chat(*request, diag, boost::asio::as_tuple(boost::asio::use_awaitable));
       auto [ec, response] = co_await std::move(call);
       st->out.attempts += response.attempts;
       if (ec) {
@@ -90,9 +102,7 @@ inline boost::asio::awaitable<asked_prompts> ask_all(llm::client& client, std::v
         ++st->out.failed;
         co_return;
       }
-      st->out.usage.prompt_tokens += response.usage.prompt_tokens;
-      st->out.usage.completion_tokens += response.usage.completion_tokens;
-      st->out.usage.cost += response.usage.cost.value_or(0);
+      st->out.usage += llm::accounted(response.usage);
       accepted = accept(i, response);
     }
     if (!accepted) {

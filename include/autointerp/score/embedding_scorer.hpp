@@ -84,6 +84,8 @@ class embedding_scorer final : public scorer {
     for (std::size_t start = 0; start < texts.size(); start += options_.batch) {
       llm::embedding_request req;
       req.model = options_.model;
+      req.tag = llm::call_tag{record.latent.module, record.latent.index, std::string(name()),
+                              static_cast<std::uint32_t>(start / options_.batch), 0};
       auto const end = std::min(texts.size(), start + options_.batch);
       req.input.assign(texts.begin() + static_cast<std::ptrdiff_t>(start), texts.begin() + static_cast<std::ptrdiff_t>(end));
       diagnostics diag;
@@ -91,8 +93,7 @@ class embedding_scorer final : public scorer {
       auto [ec, response] = co_await std::move(call);
       ++out.batches;
       out.attempts += response.attempts;
-      out.usage.prompt_tokens += response.usage.prompt_tokens;
-      out.usage.cost += response.usage.cost.value_or(0);
+      out.usage += llm::accounted(response.usage);
       if (ec) {
         ++out.failed_batches;
         co_return partial{std::move(out), diag.to_error(ec)};

@@ -49,6 +49,7 @@ class intruder_scorer final : public scorer {
     for (auto const& t : out.trials) requests.push_back(request_for(t));
     ask_options ask;
     ask.retries = options_.retries;
+    ask.tag = llm::call_tag{record.latent.module, record.latent.index, std::string(name()), 0, 0};
     ask.describe_unparsed = [&](std::size_t i) {
       return "an intruder answer named no example 1.." + std::to_string(out.trials[i].examples.size()) +
              " after [RESPONSE]:";

@@ -75,6 +75,7 @@ class llm_scorer final : public scorer {
     bool const logprobs = options_.scoring.logprobs;
     ask_options ask;
     ask.retries = options_.retries;
+    ask.tag = llm::call_tag{record.latent.module, record.latent.index, std::string(name()), 0, 0};
     ask.describe_unparsed = [&](std::size_t i) {
       return "a " + std::string(scorer_name(kind_)) + " batch's answers had no list of " +
              std::to_string(batches[i].size()) + " 0/1 values";

@@ -67,6 +67,7 @@ class simulation_scorer final : public scorer {
     bool const logprobs = options_.scoring.logprobs;
     ask_options ask;
     ask.retries = options_.retries;
+    ask.tag = llm::call_tag{record.latent.module, record.latent.index, std::string(name()), 0, 0};
     ask.describe_unparsed = [&](std::size_t i) {
       return "a simulation answer had no array of " + std::to_string(out.samples[i].str_tokens.size()) +
              " levels 0..10";

@@ -691,15 +691,63 @@ struct embedding_parser {
   }
 };
 
+// What a call spends: admitted against the job's budget before it starts, priced (when the
+// server sent no cost) and settled after.
+struct spending {
+  spend_budget* budget = nullptr;
+  token_prices const* prices = nullptr;
+  std::string stage, group;
+  call_estimate estimate;
+};
+
+inline result<spending> admit_call(client_impl const& s, std::string_view model, std::optional<call_tag> const& tag,
+                                   std::uint64_t prompt_estimate, std::optional<std::uint32_t> max_tokens) {
+  spending sp;
+  sp.budget = s.opt.budget.get();
+  sp.prices = s.opt.prices ? s.opt.prices->find(model) : nullptr;
+  if (!sp.budget) return sp;
+  if (tag) {
+    sp.stage = tag->stage;
+    sp.group = tag->group();
+  }
+  sp.estimate = sp.budget->estimate(sp.stage, prompt_estimate, max_tokens, sp.prices);
+  if (auto admitted = sp.budget->admit(sp.group, sp.estimate); !admitted) return admitted.error();
+  return sp;
+}
+
+inline void settle_call(spending const& sp, usage* u) {
+  if (u && !u->cost && sp.prices) u->cost = sp.prices->cost(u->prompt_tokens, u->cached_tokens, u->completion_tokens);
+  if (!sp.budget) return;
+  token_usage used;
+  if (u) {
+    used.prompt_tokens = u->prompt_tokens;
+    used.completion_tokens = u->completion_tokens;
+    used.cached_tokens = u->cached_tokens;
+    used.cost = u->cost.value_or(0);
+  }
+  sp.budget->settle(sp.stage, sp.estimate, used, u != nullptr);
+}
+
 AUTOINTERP_DECL asio::awaitable<call_outcome<chat_response>> run_call(std::shared_ptr<client_impl> self, chat_request req) {
-  prepared_call call;
-  call.noun = "chat";
-  call.head = &self->chat_head;
-  call.body = serialize_request(req);
-  call.ctx = self->context(req.model);
-  call.charge = self->limiter.charge_for(estimate_prompt_tokens(req), req.max_tokens);
-  auto run = run_prepared<chat_response>(std::move(self), call, chat_parser{call.ctx});
-  co_return co_await std::move(run);
+  auto sp = admit_call(*self, req.model, req.tag, estimate_prompt_tokens(req), req.max_tokens);
+  if (!sp) co_return call_outcome<chat_response>{sp.error(), 0};
+  call_outcome<chat_response> out;
+  if (auto router = self->opt.router) {
+    auto routed = router->route(std::move(req));  // named: g++ 12 temporaries
+    out.response = co_await std::move(routed);
+    if (out.response) out.attempts = out.response->attempts;
+  } else {
+    prepared_call call;
+    call.noun = "chat";
+    call.head = &self->chat_head;
+    call.body = serialize_request(req);
+    call.ctx = self->context(req.model);
+    call.charge = self->limiter.charge_for(estimate_prompt_tokens(req), req.max_tokens);
+    auto run = run_prepared<chat_response>(std::move(self), call, chat_parser{call.ctx});
+    out = co_await std::move(run);
+  }
+  settle_call(*sp, out.response ? &out.response->usage : nullptr);
+  co_return out;
 }
 
 AUTOINTERP_DECL asio::awaitable<call_outcome<embedding_response>> run_call(std::shared_ptr<client_impl> self,
@@ -709,6 +757,8 @@ AUTOINTERP_DECL asio::awaitable<call_outcome<embedding_response>> run_call(std::
     if (auto const* e = refusal(*self)) none.response = *e;
     co_return none;
   }
+  auto sp = admit_call(*self, req.model, req.tag, estimate_input_tokens(req), std::uint32_t{0});
+  if (!sp) co_return call_outcome<embedding_response>{sp.error(), 0};
   prepared_call call;
   call.noun = "embeddings";
   call.head = &self->embeddings_head;
@@ -716,7 +766,9 @@ AUTOINTERP_DECL asio::awaitable<call_outcome<embedding_response>> run_call(std::
   call.ctx = self->context(req.model);
   call.charge = self->limiter.charge_for(estimate_input_tokens(req), std::uint32_t{0});  // nothing is generated
   auto run = run_prepared<embedding_response>(std::move(self), call, embedding_parser{&req, call.ctx});
-  co_return co_await std::move(run);
+  auto out = co_await std::move(run);
+  settle_call(*sp, out.response ? &out.response->usage : nullptr);
+  co_return out;
 }
 
 }  // namespace autointerp::llm::detail

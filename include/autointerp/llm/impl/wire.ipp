@@ -8,6 +8,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -148,7 +149,11 @@ inline usage read_usage(boost::json::value const& answer) {
     out.completion_tokens = count_or_zero(find(*u, "completion_tokens"));
     out.total_tokens = count_or_zero(find(*u, "total_tokens"));
     if (!out.total_tokens) out.total_tokens = out.prompt_tokens + out.completion_tokens;
+    if (auto const* d = find(*u, "prompt_tokens_details"); d && d->is_object())
+      out.cached_tokens = std::min(count_or_zero(find(*d, "cached_tokens")), out.prompt_tokens);
     out.cost = number(find(*u, "cost"));
+    if (out.cost && *out.cost < 0) out.cost.reset();
+    out.cost_from_server = out.cost.has_value();
   }
   return out;
 }
