@@ -47,12 +47,15 @@
 #include <autointerp/llm/client.hpp>
 #include <autointerp/llm/chat_request.hpp>
 #include <autointerp/llm/chat_response.hpp>
+#include <autointerp/llm/chat_router.hpp>
 #include <autointerp/llm/client_options.hpp>
 #include <autointerp/llm/embedding.hpp>
 #include <autointerp/llm/endpoint.hpp>
+#include <autointerp/llm/price_table.hpp>
 #include <autointerp/llm/proxy.hpp>
 #include <autointerp/llm/rate_limiter.hpp>
 #include <autointerp/llm/retry_policy.hpp>
+#include <autointerp/llm/spend_budget.hpp>
 #include <autointerp/llm/token_usage.hpp>
 #include <autointerp/llm/wire.hpp>
 #include <autointerp/explain/build_prompt.hpp>
