@@ -233,11 +233,10 @@ void check_outputs(std::filesystem::path const& dir, std::set<std::uint32_t> con
   std::map<std::uint32_t, int> explained_lines;
   std::set<std::uint32_t> seen;
   for (auto const& row : run_lines(dir)) {
-    for (auto key : {"module", "latent", "status", "explanation", "attempts", "usage", "cost_usd", "latency_ms", "error"})
+    for (auto key : {"module", "latent", "status", "explanation", "attempts", "usage", "latency_ms", "error"})
       ASSERT_TRUE(row.contains(key)) << key;
     ASSERT_TRUE(row.at("usage").as_object().contains("prompt_tokens"));
     ASSERT_TRUE(row.at("usage").as_object().contains("completion_tokens"));
-    ASSERT_TRUE(row.at("usage").as_object().contains("cached_tokens"));
     EXPECT_EQ(row.at("module").as_string(), "layers.6");
     auto latent = static_cast<std::uint32_t>(row.at("latent").as_int64());
     seen.insert(latent);

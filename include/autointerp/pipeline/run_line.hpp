@@ -33,14 +33,11 @@ struct run_line {
 };
 
 /// The line for `o` of latent `id` (without the newline): module, latent, status, explanation,
-/// attempts, usage {prompt_tokens, completion_tokens, cached_tokens, cost when known}, cost_usd (the
-/// stage's cost in USD: the server's figures, else the price table's; 0 when unknown), latency_ms, error (null or
+/// attempts, usage {prompt_tokens, completion_tokens, cost when known}, latency_ms, error (null or
 /// one line), `raw` for unparsed answers, `stage` for stages other than explain, and a scorer's
 /// `n_activations`.
 inline boost::json::object to_json(cache::latent_id const& id, stage_outcome const& o) {
-  boost::json::object usage{{"prompt_tokens", o.usage.prompt_tokens},
-                             {"completion_tokens", o.usage.completion_tokens},
-                             {"cached_tokens", o.usage.cached_tokens}};
+  boost::json::object usage{{"prompt_tokens", o.usage.prompt_tokens}, {"completion_tokens", o.usage.completion_tokens}};
   if (o.usage.cost > 0) usage["cost"] = o.usage.cost;
   boost::json::object j{{"module", id.module},
                         {"latent", id.index},
@@ -48,7 +45,6 @@ inline boost::json::object to_json(cache::latent_id const& id, stage_outcome con
                         {"explanation", o.explanation},
                         {"attempts", o.attempts},
                         {"usage", std::move(usage)},
-                        {"cost_usd", o.usage.cost},
                         {"latency_ms", o.latency.count()}};
   if (o.error) j["error"] = o.error->what();
   else j["error"] = nullptr;
@@ -89,7 +85,6 @@ inline std::optional<run_line> parse_run_line(std::string_view text) {
   if (auto const* u = o.if_contains("usage"); u && u->is_object()) {
     r.usage.prompt_tokens = uint_of(u->get_object().if_contains("prompt_tokens"));
     r.usage.completion_tokens = uint_of(u->get_object().if_contains("completion_tokens"));
-    r.usage.cached_tokens = uint_of(u->get_object().if_contains("cached_tokens"));
     if (auto const* c = u->get_object().if_contains("cost"); c && c->is_number()) {
       boost::system::error_code e;
       double cost = c->to_number<double>(e);
