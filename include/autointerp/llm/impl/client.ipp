@@ -718,18 +718,12 @@ inline result<spending> admit_call(client_impl const& s, std::string_view model,
 inline void settle_call(spending const& sp, usage* u) {
   if (u && !u->cost && sp.prices) u->cost = sp.prices->cost(u->prompt_tokens, u->cached_tokens, u->completion_tokens);
   if (!sp.budget) return;
-  token_usage used;
-  if (u) {
-    used.prompt_tokens = u->prompt_tokens;
-    used.completion_tokens = u->completion_tokens;
-    used.cached_tokens = u->cached_tokens;
-    used.cost = u->cost.value_or(0);
-  }
-  sp.budget->settle(sp.stage, sp.estimate, used, u != nullptr);
+  sp.budget->settle(sp.stage, sp.estimate, u ? accounted(*u) : token_usage{}, u != nullptr);
 }
 
 AUTOINTERP_DECL asio::awaitable<call_outcome<chat_response>> run_call(std::shared_ptr<client_impl> self, chat_request req) {
-  auto sp = admit_call(*self, req.model, req.tag, estimate_prompt_tokens(req), req.max_tokens);
+  auto const prompt_estimate = estimate_prompt_tokens(req);  // one estimate for the budget and the rate limiter
+  auto sp = admit_call(*self, req.model, req.tag, prompt_estimate, req.max_tokens);
   if (!sp) co_return call_outcome<chat_response>{sp.error(), 0};
   call_outcome<chat_response> out;
   if (auto router = self->opt.router) {
@@ -742,7 +736,7 @@ AUTOINTERP_DECL asio::awaitable<call_outcome<chat_response>> run_call(std::share
     call.head = &self->chat_head;
     call.body = serialize_request(req);
     call.ctx = self->context(req.model);
-    call.charge = self->limiter.charge_for(estimate_prompt_tokens(req), req.max_tokens);
+    call.charge = self->limiter.charge_for(prompt_estimate, req.max_tokens);
     auto run = run_prepared<chat_response>(std::move(self), call, chat_parser{call.ctx});
     out = co_await std::move(run);
   }
@@ -757,14 +751,15 @@ AUTOINTERP_DECL asio::awaitable<call_outcome<embedding_response>> run_call(std::
     if (auto const* e = refusal(*self)) none.response = *e;
     co_return none;
   }
-  auto sp = admit_call(*self, req.model, req.tag, estimate_input_tokens(req), std::uint32_t{0});
+  auto const input_estimate = estimate_input_tokens(req);
+  auto sp = admit_call(*self, req.model, req.tag, input_estimate, std::uint32_t{0});
   if (!sp) co_return call_outcome<embedding_response>{sp.error(), 0};
   prepared_call call;
   call.noun = "embeddings";
   call.head = &self->embeddings_head;
   call.body = serialize_request(req);
   call.ctx = self->context(req.model);
-  call.charge = self->limiter.charge_for(estimate_input_tokens(req), std::uint32_t{0});  // nothing is generated
+  call.charge = self->limiter.charge_for(input_estimate, std::uint32_t{0});  // nothing is generated
   auto run = run_prepared<embedding_response>(std::move(self), call, embedding_parser{&req, call.ctx});
   auto out = co_await std::move(run);
   settle_call(*sp, out.response ? &out.response->usage : nullptr);
