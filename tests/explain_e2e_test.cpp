@@ -233,10 +233,10 @@ void check_outputs(std::filesystem::path const& dir, std::set<std::uint32_t> con
   std::map<std::uint32_t, int> explained_lines;
   std::set<std::uint32_t> seen;
   for (auto const& row : run_lines(dir)) {
-    for (auto key : {"module", "latent", "status", "explanation", "attempts", "usage", "latency_ms", "error"})
+    for (auto key : {"module", "latent", "status", "explanation", "attempts", "usage", "cost_usd", "latency_ms", "error"})
       ASSERT_TRUE(row.contains(key)) << key;
-    ASSERT_TRUE(row.at("usage").as_object().contains("prompt_tokens"));
-    ASSERT_TRUE(row.at("usage").as_object().contains("completion_tokens"));
+    for (auto key : {"prompt_tokens", "completion_tokens", "cached_tokens"})
+      ASSERT_TRUE(row.at("usage").as_object().contains(key)) << key;
     EXPECT_EQ(row.at("module").as_string(), "layers.6");
     auto latent = static_cast<std::uint32_t>(row.at("latent").as_int64());
     seen.insert(latent);
@@ -1621,3 +1621,158 @@ TEST(tutorial, 06_asio_server_drains_on_sigterm) {
   llm_thread.join();
 }
 #endif
+
+// What a job costs (issue 14): accounts that match the server's, the budget, the dry run's estimate.
+namespace {
+
+// The metered fake on a thread of its own, for CLI runs.
+struct metered_server {
+  ai::testing::fake_meter meter;
+  asio::io_context io;
+  fake_llm_server server;
+  asio::executor_work_guard<asio::io_context::executor_type> guard;
+  std::thread thread;
+
+  explicit metered_server(std::optional<double> cost_per_call = std::nullopt)
+      : meter(cost_per_call), server(io.get_executor(), [this](fake_request const& r) { return meter(r); }),
+        guard(asio::make_work_guard(io)), thread([this] { io.run(); }) {}
+  ~metered_server() {
+    server.stop();
+    guard.reset();
+    thread.join();
+  }
+};
+
+struct usage_sums {
+  std::uint64_t prompt = 0, completion = 0, cached = 0;
+  double cost = 0;
+  std::size_t lines = 0;
+};
+
+usage_sums sum_run_lines(std::filesystem::path const& dir) {
+  usage_sums s;
+  for (auto const& row : run_lines(dir)) {
+    auto const& u = row.at("usage").as_object();
+    s.prompt += u.at("prompt_tokens").to_number<std::uint64_t>();
+    s.completion += u.at("completion_tokens").to_number<std::uint64_t>();
+    s.cached += u.at("cached_tokens").to_number<std::uint64_t>();
+    s.cost += row.at("cost_usd").to_number<double>();
+    ++s.lines;
+  }
+  return s;
+}
+
+boost::json::object last_json_line(std::string const& text) {
+  std::istringstream in(text);
+  boost::json::object o;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty() && line[0] == '{') o = boost::json::parse(line).as_object();
+  return o;
+}
+
+}  // namespace
+
+TEST(cost_cli, run_jsonl_sums_equal_what_the_server_reported_with_cached_tokens_priced) {
+  metered_server fake;
+  auto out = fresh_dir("cli_accounts");
+  auto [code, text] = run_program({AUTOINTERP_CLI_EXE, "explain", cache_dir, "--latents", "0-29", "--min-examples", "5",
+                                   "--scorers", "detection,simulation", "--provider", "local", "--base-url",
+                                   fake.server.base_url(), "--model", "fake", "--concurrency", "4", "--out", out.string(),
+                                   "--price", "prompt=1.5,completion=6,cached=0.5"});
+  ASSERT_EQ(code, 0) << text;
+  auto const sums = sum_run_lines(out);
+  EXPECT_EQ(sums.prompt, fake.meter.prompt_tokens());
+  EXPECT_EQ(sums.completion, fake.meter.completion_tokens());
+  EXPECT_EQ(sums.cached, fake.meter.cached_tokens());
+  EXPECT_GT(sums.cached, 0u);  // scoring prompts of one latent share the system prompt and the explanation
+  // No server cost: each line is priced from its tokens, the cached ones at the cached price.
+  double const expected = (static_cast<double>(sums.prompt - sums.cached) * 1.5 + static_cast<double>(sums.cached) * 0.5 +
+                           static_cast<double>(sums.completion) * 6) / 1e6;
+  EXPECT_NEAR(sums.cost, expected, 1e-9);
+  for (auto const& row : run_lines(out)) {
+    auto const& u = row.at("usage").as_object();
+    double const p = u.at("prompt_tokens").to_number<double>(), c = u.at("completion_tokens").to_number<double>(),
+                 k = u.at("cached_tokens").to_number<double>();
+    EXPECT_NEAR(row.at("cost_usd").to_number<double>(), ((p - k) * 1.5 + k * 0.5 + c * 6) / 1e6, 1e-12);
+  }
+  auto [scode, json] = run_program({AUTOINTERP_CLI_EXE, "summary", out.string(), "--json"});
+  ASSERT_EQ(scode, 0) << json;
+  auto const cost = last_json_line(json).at("cost").as_object();
+  EXPECT_NEAR(cost.at("cost_usd").to_number<double>(), expected, 1e-9);
+  EXPECT_NEAR(cost.at("cache_hit_rate").to_number<double>(), static_cast<double>(sums.cached) / static_cast<double>(sums.prompt), 1e-9);
+  EXPECT_NEAR(cost.at("cost_per_latent_usd").to_number<double>(), expected / cost.at("latents").to_number<double>(), 1e-12);
+  std::filesystem::remove_all(out);
+}
+
+TEST(cost_cli, max_cost_stops_with_exit_3_and_a_larger_budget_resumes_paying_no_prompt_twice) {
+  constexpr double per_call = 0.001;
+  metered_server fake(per_call);
+  auto out = fresh_dir("cli_budget");
+  std::vector<std::string> args{AUTOINTERP_CLI_EXE, "explain", cache_dir, "--latents", "0-39", "--min-examples", "5",
+                                "--scorers", "detection", "--provider", "local", "--base-url", fake.server.base_url(),
+                                "--model", "fake", "--concurrency", "2", "--out", out.string()};
+  auto first = args;
+  first.insert(first.end(), {"--max-cost", "0.02"});
+  auto [code, text] = run_program(first);
+  EXPECT_EQ(code, 3) << text;
+  EXPECT_NE(text.find("--max-cost $0.0200 reached"), std::string::npos) << text;
+  auto const spent = sum_run_lines(out);
+  EXPECT_NEAR(spent.cost, per_call * static_cast<double>(fake.meter.calls()), 1e-9);  // every paid call was saved
+  EXPECT_LT(fake.meter.calls(), 200u);  // it stopped early
+  // Over the budget only by what was in flight: at most 2 x --concurrency latents, each finishing the
+  // stage it started (one explanation, or a detection stage of at most a dozen prompts).
+  EXPECT_LE(spent.cost, 0.02 + 4 * 12 * per_call);
+  auto const budget = boost::json::parse(read(out / "budget.json")).as_object();
+  EXPECT_TRUE(budget.at("reached").as_bool());
+  EXPECT_NEAR(budget.at("cost_overrun_usd").to_number<double>(), std::max(0.0, spent.cost - 0.02), 1e-9);
+
+  auto second = args;
+  second.insert(second.end(), {"--max-cost", "1", "--resume"});
+  auto [rcode, rtext] = run_program(second);
+  EXPECT_EQ(rcode, 0) << rtext;
+  for (auto const& [prompt, n] : fake.meter.answered()) EXPECT_EQ(n, 1) << prompt.substr(0, 200);
+  std::set<std::uint32_t> explained, scored, skipped;  // skipped: too few examples (each run says so again)
+  for (auto const& row : run_lines(out)) {
+    auto const latent = static_cast<std::uint32_t>(row.at("latent").as_int64());
+    if (row.at("status") == "explained") explained.insert(latent);
+    if (row.at("status") == "scored") scored.insert(latent);
+    if (row.at("status") == "skipped") skipped.insert(latent);
+  }
+  EXPECT_EQ(explained.size() + skipped.size(), 40u);
+  EXPECT_EQ(scored, explained);
+  EXPECT_NEAR(sum_run_lines(out).cost, per_call * static_cast<double>(fake.meter.calls()), 1e-9);
+  std::filesystem::remove_all(out);
+}
+
+TEST(cost_cli, dry_run_estimate_is_within_ten_percent_of_what_the_fake_then_reports) {
+  auto out = fresh_dir("cli_estimate");
+  std::vector<std::string> common{"--latents", "0-29", "--min-examples", "5", "--scorers", "detection,fuzz,simulation",
+                                  "--model", "fake", "--price", "prompt=1,completion=4", "--out", out.string()};
+  std::vector<std::string> dry{AUTOINTERP_CLI_EXE, "explain", cache_dir, "--provider", "dry-run", "--json",
+                               "--estimate-explanation-chars", "20"};
+  dry.insert(dry.end(), common.begin(), common.end());
+  auto [dcode, dtext] = run_program(dry);
+  ASSERT_EQ(dcode, 0) << dtext;
+  EXPECT_NE(dtext.find("placeholder explanation of 20 characters"), std::string::npos) << dtext;
+  auto const est = last_json_line(dtext);
+  ASSERT_TRUE(est.contains("by_stage")) << dtext;
+  EXPECT_EQ(est.at("latents").to_number<std::size_t>(), 30u);
+  for (char const* stage : {"explain", "detection", "fuzz", "simulation"}) EXPECT_TRUE(est.at("by_stage").as_object().contains(stage)) << stage;
+  EXPECT_GT(est.at("cacheable_prefix_share").to_number<double>(), 0.1);
+  EXPECT_FALSE(std::filesystem::exists(out / "explanations" / "layers.6_latent0.txt"));  // a dry run leaves no placeholder behind
+
+  metered_server fake;
+  std::vector<std::string> real{AUTOINTERP_CLI_EXE, "explain", cache_dir, "--provider", "local", "--base-url",
+                                fake.server.base_url(), "--concurrency", "4"};
+  real.insert(real.end(), common.begin(), common.end());
+  auto [rcode, rtext] = run_program(real);
+  ASSERT_EQ(rcode, 0) << rtext;
+  auto const used = sum_run_lines(out);
+  auto near = [](double estimate, double actual) { return std::abs(estimate - actual) <= 0.1 * actual; };
+  double const est_prompt = est.at("prompt_tokens").to_number<double>();
+  EXPECT_TRUE(near(est_prompt, static_cast<double>(used.prompt))) << est_prompt << " vs " << used.prompt;
+  double const est_total = est_prompt + est.at("completion_tokens").to_number<double>();
+  EXPECT_TRUE(near(est_total, static_cast<double>(used.prompt + used.completion))) << est_total;
+  EXPECT_EQ(est.at("calls").to_number<std::size_t>(), fake.meter.calls());
+  std::filesystem::remove_all(out);
+}

@@ -428,9 +428,12 @@ TEST(run_line, parses_what_to_json_writes_and_skips_foreign_lines) {
   o.stage = "fuzz";
   o.status = pl::latent_status::failed;
   o.attempts = 6;
-  o.usage = {7, 3, 0, 0.25};
+  o.usage = {7, 3, 2, 0.25};
   o.error = autointerp::make_error(errc::server_error, "gave up after 6 attempts");
-  auto line = pl::parse_run_line(boost::json::serialize(pl::to_json({"layers.6", 42}, o)));
+  auto json = pl::to_json({"layers.6", 42}, o);
+  EXPECT_EQ(json.at("usage").at("cached_tokens").to_number<std::int64_t>(), 2);
+  EXPECT_DOUBLE_EQ(json.at("cost_usd").as_double(), 0.25);
+  auto line = pl::parse_run_line(boost::json::serialize(json));
   ASSERT_TRUE(line);
   EXPECT_EQ(line->latent.module, "layers.6");
   EXPECT_EQ(line->latent.index, 42u);
@@ -438,8 +441,14 @@ TEST(run_line, parses_what_to_json_writes_and_skips_foreign_lines) {
   EXPECT_EQ(line->status, pl::latent_status::failed);
   EXPECT_EQ(line->attempts, 6u);
   EXPECT_EQ(line->usage.prompt_tokens, 7u);
+  EXPECT_EQ(line->usage.cached_tokens, 2u);
   EXPECT_DOUBLE_EQ(line->usage.cost, 0.25);
   EXPECT_EQ(line->error, "gave up after 6 attempts");
+  // Lines of earlier versions kept the cost in usage.cost.
+  auto old = pl::parse_run_line(R"({"module":"m","latent":1,"status":"explained","usage":{"prompt_tokens":4,"cost":0.5}})");
+  ASSERT_TRUE(old);
+  EXPECT_DOUBLE_EQ(old->usage.cost, 0.5);
+  EXPECT_EQ(old->usage.cached_tokens, 0u);
   auto five = pl::parse_run_line(R"({"status":"explained","latent":5.0,"module":"m","explanation":"five"} )" "\r");
   ASSERT_TRUE(five);
   EXPECT_EQ(five->latent.index, 5u);
@@ -536,5 +545,7 @@ TEST(progress, counts_and_formats_without_a_terminal) {
   EXPECT_NE(s.find("1 failed"), std::string::npos) << s;
   EXPECT_NE(s.find("tokens 6.0k in / 800 out"), std::string::npos) << s;
   EXPECT_NE(s.find("$0.0400"), std::string::npos) << s;
+  // Four latents of this run cost $0.04; the four left at that mean bring the job to $0.08.
+  EXPECT_NE(s.find("(projected $0.0800)"), std::string::npos) << s;
   EXPECT_NE(s.find("ETA"), std::string::npos) << s;
 }

@@ -10,10 +10,12 @@
 #include <autointerp/llm/client.hpp>
 #include <autointerp/llm/client_options.hpp>
 #include <autointerp/llm/endpoint.hpp>
+#include <autointerp/pipeline/dry_run_router.hpp>
 #include <autointerp/pipeline/job.hpp>
 #include <autointerp/pipeline/run.hpp>
 #include <autointerp/pipeline/score_stage.hpp>
 #include <autointerp/pipeline/shard.hpp>
+#include <autointerp/pipeline/spending.hpp>
 #include <autointerp/score/embedding_scorer.hpp>
 #include <autointerp/score/intruder_scorer.hpp>
 #include <autointerp/score/keyword_scorer.hpp>
@@ -62,6 +64,11 @@ struct job_args {
   std::string embedding_model = "text-embedding-3-small", embedding_base_url;
   std::optional<std::string> embedding_prefix;
   std::size_t embedding_batch = 64;
+  std::string price, prices_file;  ///< --price spec, --prices FILE
+  std::optional<double> max_cost;
+  std::optional<std::uint64_t> max_prompt_tokens;
+  std::size_t estimate_explanation_chars = 100;
+  bool json = false;  ///< dry runs: print the estimate as JSON
 
   bool wants_scorer(std::string_view name) const {
     for (std::size_t start = 0; start <= scorers.size();) {
@@ -113,6 +120,19 @@ inline void add_job_options(CLI::App* cmd, job_args& a, std::string const& verb)
   cmd->add_option("--embedding-batch", a.embedding_batch, "embedding scorer: texts per request")->capture_default_str();
   cmd->add_option("--embedding-prefix", a.embedding_prefix,
                   "embedding scorer: instruction put before the explanation (default: delphi's)");
+  auto* price = cmd->add_option("--price", a.price,
+                                "USD per million tokens for calls whose answer has no usage.cost, e.g. "
+                                "prompt=0.15,completion=0.60,cached=0.075 (cached defaults to prompt)");
+  cmd->add_option("--prices", a.prices_file, "JSON prices per model: {\"model\": {\"prompt\", \"completion\", \"cached\"}, \"*\": ...}")
+      ->excludes(price);
+  cmd->add_option("--max-cost", a.max_cost,
+                  "stop before a call would take the folder's spending (earlier runs included) past this many USD; exit 3");
+  cmd->add_option("--max-prompt-tokens", a.max_prompt_tokens,
+                  "stop before a call would take the folder's prompt tokens (earlier runs included) past this; exit 3");
+  cmd->add_option("--estimate-explanation-chars", a.estimate_explanation_chars,
+                  "dry runs with --scorers: length of the placeholder explanation the scoring prompts hold")
+      ->capture_default_str();
+  cmd->add_flag("--json", a.json, "dry runs: print the estimate as one JSON object on stdout");
   add_record_options(cmd, a.rec);
 }
 
@@ -160,8 +180,8 @@ inline autointerp::result<std::vector<std::unique_ptr<autointerp::score::scorer>
   if (!fuzz) return bad("--fuzz-type '" + a.fuzz_type + "': use default or active");
   auto intruder = sc::parse_intruder_type(a.intruder_type);
   if (!intruder) return bad("--intruder-type '" + a.intruder_type + "': use default or internal");
-  if (env.provider.name == "dry-run")
-    return bad("--scorers with --provider dry-run: dry runs of scoring are not supported yet; drop --scorers");
+  if (env.provider.name == "dry-run" && a.wants_scorer("embedding"))
+    return bad("--scorers embedding with --provider dry-run: embedding calls are not estimated; leave it out of the dry run");
   sc::scoring_options so;
   so.n_examples_shown = a.n_examples_shown;
   so.seed = a.rec.options.seed;
@@ -229,11 +249,86 @@ inline autointerp::pipeline::progress_sink stderr_progress(bool tty) {
   };
 }
 
+/// What a job's calls are priced at and may spend: `--price`/`--prices` and the budget flags.
+struct job_costs {
+  std::shared_ptr<autointerp::llm::price_table const> prices;  ///< null without price flags
+  std::shared_ptr<autointerp::llm::spend_budget> budget;       ///< null without budget flags
+};
+
+/// Reads the price and budget flags; with `--resume` the budget starts from what `out`'s run.jsonl
+/// records. Errors are usage errors.
+inline autointerp::result<job_costs> make_costs(job_args const& a) {
+  namespace llm = autointerp::llm;
+  job_costs c;
+  if (!a.price.empty()) {
+    auto p = llm::parse_price_spec(a.price);
+    if (!p) return p.error();
+    llm::price_table t;
+    t.fallback = *p;
+    c.prices = std::make_shared<llm::price_table const>(std::move(t));
+  } else if (!a.prices_file.empty()) {
+    auto t = llm::load_price_file(a.prices_file);
+    if (!t) return t.error();
+    c.prices = std::make_shared<llm::price_table const>(std::move(*t));
+  }
+  if (a.max_cost && !(*a.max_cost >= 0))
+    return autointerp::make_error(autointerp::errc::bad_option, "--max-cost must be a number of USD, 0 or more");
+  if (a.max_cost || a.max_prompt_tokens) {
+    llm::budget_limits limits;
+    limits.max_cost_usd = a.max_cost;
+    limits.max_prompt_tokens = a.max_prompt_tokens;
+    llm::token_usage before;
+    if (a.resume) before = autointerp::pipeline::read_spending(std::filesystem::path(a.out) / "run.jsonl").total;
+    c.budget = std::make_shared<llm::spend_budget>(std::move(limits), before);
+  }
+  return c;
+}
+
+/// `OUT/budget.json`: the limits, what the folder spent and by how much calls in flight over-ran
+/// the limits, for `autointerp summary`. Written atomically after each run with a budget.
+inline autointerp::result<void> write_budget_file(std::filesystem::path const& out,
+                                                  autointerp::llm::spend_budget const& b) {
+  auto const& l = b.limits();
+  auto const& spent = b.spent();
+  boost::json::object j{{"max_cost_usd", l.max_cost_usd ? boost::json::value(*l.max_cost_usd) : nullptr},
+                        {"max_prompt_tokens", l.max_prompt_tokens ? boost::json::value(*l.max_prompt_tokens) : nullptr},
+                        {"spent", boost::json::object{{"prompt_tokens", spent.prompt_tokens},
+                                                      {"completion_tokens", spent.completion_tokens},
+                                                      {"cached_tokens", spent.cached_tokens},
+                                                      {"cost_usd", spent.cost}}},
+                        {"reached", b.exhausted()},
+                        {"cost_overrun_usd", b.cost_overrun()},
+                        {"prompt_token_overrun", b.prompt_token_overrun()}};
+  return autointerp::pipeline::write_file_atomically(out / "budget.json", boost::json::serialize(j) + "\n",
+                                                     out / ".tmp");
+}
+
+/// Prints a dry run's estimate: one line on stderr, or with `--json` one JSON object on stdout.
+inline void print_estimate(job_args const& a, autointerp::pipeline::job_estimate const& e, bool priced,
+                           std::string const& placeholder_note) {
+  if (a.json) {
+    std::cout << boost::json::serialize(e.to_json()) << "\n";
+    std::cerr << "autointerp: dry run estimate" << placeholder_note << "\n";
+    return;
+  }
+  auto t = e.total();
+  char buf[320];
+  std::snprintf(buf, sizeof buf,
+                "autointerp: dry run estimate for %zu latents: %zu calls, %llu prompt + %llu completion tokens, %s, "
+                "cacheable prefix %.1f%% of prompt bytes",
+                e.latents, t.calls, static_cast<unsigned long long>(t.prompt_tokens),
+                static_cast<unsigned long long>(t.completion_tokens),
+                priced ? ("$" + std::to_string(t.cost_usd)).c_str() : "no cost (give --price or --prices)",
+                e.cacheable_prefix_share * 100);
+  std::cerr << buf << placeholder_note << "\n";
+}
+
 /// Builds the stages of a job once the inputs are open. Errors are usage errors (exit code 2).
 using stage_factory = std::function<autointerp::result<autointerp::pipeline::stage_list>(job_env const&)>;
 
 /// Opens what `a` names, builds the stages with `make_stages`, runs the job and prints its summary.
-/// Exit code: 0 done, 1 some latents failed or the job stopped after a good start, 2 bad input.
+/// Exit code: 0 done, 1 some latents failed or the job stopped after a good start, 2 bad input, 3
+/// the budget (`--max-cost`, `--max-prompt-tokens`) was reached.
 inline int run_job(std::string_view command, job_args& a, stage_factory const& make_stages) {
   namespace ai = autointerp;
   namespace pl = ai::pipeline;
@@ -245,6 +340,8 @@ inline int run_job(std::string_view command, job_args& a, stage_factory const& m
   if (!provider) return usage(provider.error().what());
   auto shard = pl::parse_shard(a.shard);
   if (!shard) return usage("--" + shard.error().what());
+  auto costs = make_costs(a);
+  if (!costs) return usage(costs.error().what());
 
   auto opened = open_module(a.cache, a.tokens_file, a.module, a.memory_budget_mib);
   if (!opened) return usage(opened.error().what());
@@ -264,14 +361,27 @@ inline int run_job(std::string_view command, job_args& a, stage_factory const& m
   asio::io_context io;
   asio::thread_pool cpu(std::max(1u, std::thread::hardware_concurrency()));
   pl::job_sources const sources{.data = opened->data, .tokens = *tok, .cpu = cpu.get_executor()};
+  // A dry run with scorers runs the real stages against a router that answers without calling
+  // anything, in a scratch folder (removed afterwards), so OUT gains no placeholder explanation.
+  bool const estimating = provider->name == "dry-run" && !a.scorers.empty();
+  std::shared_ptr<pl::dry_run_router> estimator;
+  std::filesystem::path const job_out =
+      estimating ? std::filesystem::path(a.out) / ".tmp" / ("dry-run." + std::to_string(::getpid())) : std::filesystem::path(a.out);
   std::unique_ptr<ai::llm::client> client;
-  if (provider->llm) {
-    auto ep = ai::llm::preset(provider->name, a.base_url);
+  if (provider->llm || estimating) {
+    auto ep = estimating ? ai::llm::preset("local", "http://127.0.0.1:9/v1") : ai::llm::preset(provider->name, a.base_url);
     if (!ep) return usage(ep.error().what());
     ai::llm::client_options co;
     co.endpoint = std::move(*ep);
     co.max_connections = a.concurrency;
     co.limits.max_in_flight = a.concurrency;  // the scheduler prepares as many latents again ahead
+    co.prices = costs->prices;
+    co.budget = costs->budget;
+    if (estimating) {
+      estimator = std::make_shared<pl::dry_run_router>(a.estimate_explanation_chars);
+      co.router = estimator;
+      co.budget = nullptr;
+    }
     client = std::make_unique<ai::llm::client>(io.get_executor(), std::move(co));
     if (auto const* e = client->config_error()) return usage(e->what());
   }
@@ -283,6 +393,8 @@ inline int run_job(std::string_view command, job_args& a, stage_factory const& m
     co.endpoint = std::move(*ep);
     co.max_connections = a.concurrency;
     co.limits.max_in_flight = a.concurrency;
+    co.prices = costs->prices;
+    co.budget = costs->budget;
     embedding_client = std::make_unique<ai::llm::client>(io.get_executor(), std::move(co));
     if (auto const* e = embedding_client->config_error()) return usage("--embedding-base-url: " + e->what());
   }
@@ -294,15 +406,18 @@ inline int run_job(std::string_view command, job_args& a, stage_factory const& m
   if (provider->chosen_by_default)  // said once the inputs are known to be good, so usage errors stay one line
     std::cerr << "autointerp: no LLM configured (OPENROUTER_API_KEY is unset), so the statistical baseline "
                  "explains and the keyword baseline scores; set the key or pass --provider openai|local for an LLM\n";
+  if (a.max_cost && !costs->prices && provider->llm && provider->name != "openrouter")
+    std::cerr << "autointerp: --max-cost without --price or --prices counts only the costs the server reports "
+                 "(usage.cost); give the model's prices so every call is costed\n";
   bool const tty = ::isatty(::fileno(stderr));
-  pl::job_options const options{.out = a.out,
-                                .resume = a.resume,
+  pl::job_options const options{.out = job_out,
+                                .resume = a.resume && !estimating,
                                 .records = {.records = a.rec.options, .neighbours = std::move(*neighbours)},
                                 .progress = stderr_progress(tty),
                                 .progress_interval = tty ? std::chrono::milliseconds(100) : std::chrono::seconds(10)};
   auto job = pl::make_job(sources, options, *stages, latents.size());
   if (!job) return usage(job.error().what());
-  if (a.resume) {  // a killed run may have left explanation files without their run.jsonl line
+  if (options.resume) {  // a killed run may have left explanation files without their run.jsonl line
     auto repaired = job->store->repair_run_log();
     if (!repaired) return usage(repaired.error().what());
   }
@@ -340,12 +455,42 @@ inline int run_job(std::string_view command, job_args& a, stage_factory const& m
   job->progress->finish();
   if (run_ec || !summary) return fail(command, run_ec ? diag.to_error(run_ec).what() : "the run did not complete", 1);
   auto const& s = *summary;
+  if (estimator) {
+    pl::job_estimate e;
+    e.latents = s.processed() + s.already_done;
+    e.cacheable_prefix_share = estimator->cacheable_prefix_share();
+    auto const priced = pl::read_spending(job_out / "run.jsonl");
+    for (auto const& [name, st] : estimator->stages()) {
+      auto& to = e.by_stage[name];
+      to.calls = st.calls;
+      to.prompt_tokens = st.prompt_tokens;
+      to.completion_tokens = st.completion_tokens;
+      if (auto it = priced.by_stage.find(name); it != priced.by_stage.end()) to.cost_usd = it->second.usage.cost;
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(job_out, ec);
+    print_estimate(a, e, costs->prices != nullptr,
+                   "; the scoring prompts hold a placeholder explanation of " + std::to_string(a.estimate_explanation_chars) +
+                       " characters (--estimate-explanation-chars)");
+    if (s.stop == pl::stop_reason::fatal && s.fatal) return fail(command, "stopped: " + s.fatal->what(), 1);
+    return s.stop == pl::stop_reason::completed ? 0 : 1;
+  }
   double const secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::cerr << "autointerp: " << s.explained << " explained, ";
   if (s.scored) std::cerr << s.scored << " scored, ";
   std::cerr << s.unparsed << " unparsed, " << s.failed << " failed, " << s.skipped << " skipped";
   if (s.already_done) std::cerr << ", " << s.already_done << " already done";
   std::cerr << " in " << static_cast<long long>(secs * 1000) << " ms -> " << a.out << "\n";
+  if (costs->budget) {
+    auto const& b = *costs->budget;
+    if (auto w = write_budget_file(a.out, b); !w) std::cerr << "autointerp: " << w.error().what() << "\n";
+    if (s.fatal && *s.fatal == ai::errc::budget_exhausted) {
+      char over[160];
+      std::snprintf(over, sizeof over, "; the calls in flight over-ran it by $%.4f and %llu prompt tokens",
+                    b.cost_overrun(), static_cast<unsigned long long>(b.prompt_token_overrun()));
+      return fail(command, "stopped: " + s.fatal->what() + over, 3);
+    }
+  }
   // A fatal error after a good start (key rejected, no credit, disk full) is a runtime failure: 1.
   if (s.stop == pl::stop_reason::fatal && s.fatal) return fail(command, "stopped: " + s.fatal->what(), 1);
   if (s.failed > 0 || *job->write_error || s.stop != pl::stop_reason::completed) return 1;

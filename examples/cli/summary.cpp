@@ -1,14 +1,23 @@
 // `autointerp summary OUT [--json]`: per scorer, what delphi's result analysis reports (pooled over
 // every sample of every latent, null predictions counted as failed), plus accuracy per quantile,
-// the distribution of per-latent figures, and what the run's calls used. Simulation, intruder and
+// the distribution of per-latent figures, and what the run's calls used and cost (per stage, per
+// latent, the cache hit rate, and the budget's over-run). Simulation, intruder and
 // embedding have figures of their own (see score/run_summary.hpp).
 #include "cache_selection.hpp"
 #include "commands.hpp"
 
 #include <autointerp/pipeline/run_store.hpp>
+#include <autointerp/pipeline/spending.hpp>
 #include <autointerp/score/run_summary.hpp>
 
+#include <boost/json/parse.hpp>
+
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string_view>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -31,6 +40,40 @@ std::string figure(std::optional<double> v, char const* format = "%.3f") {
   char buf[32];
   std::snprintf(buf, sizeof buf, format, *v);
   return buf;
+}
+
+// OUT/budget.json, which a job with --max-cost or --max-prompt-tokens writes; nothing without one.
+std::optional<boost::json::object> read_budget(std::filesystem::path const& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  boost::system::error_code ec;
+  auto v = boost::json::parse(text.str(), ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  return v.get_object();
+}
+
+double number_at(boost::json::object const& o, std::string_view key) {
+  auto const* v = o.if_contains(key);
+  if (!v || !v->is_number()) return 0;
+  boost::system::error_code ec;
+  double d = v->to_number<double>(ec);
+  return ec ? 0 : d;
+}
+
+std::string budget_text(boost::json::object const& b) {
+  std::string t = "budget:";
+  if (b.contains("max_cost_usd") && b.at("max_cost_usd").is_number())
+    t += " --max-cost $" + figure(number_at(b, "max_cost_usd"), "%.4f") + ", over-run $" +
+         figure(number_at(b, "cost_overrun_usd"), "%.4f") + ";";
+  if (b.contains("max_prompt_tokens") && b.at("max_prompt_tokens").is_number())
+    t += " --max-prompt-tokens " + figure(number_at(b, "max_prompt_tokens"), "%.0f") + ", over-run " +
+         figure(number_at(b, "prompt_token_overrun"), "%.0f") + " tokens;";
+  auto const* reached = b.if_contains("reached");
+  t += reached && reached->is_bool() && reached->get_bool() ? " reached (the job stopped; --resume with a larger budget goes on)"
+                                                            : " not reached";
+  return t;
 }
 
 std::string distribution_text(std::string const& what, ai::score::latent_distribution const& d) {
@@ -114,39 +157,49 @@ int run_summary(summary_args const& a) {
     }
   }
 
-  // What the calls used, per stage (from run.jsonl).
-  struct use {
-    std::size_t lines = 0;
-    std::uint64_t prompt = 0, completion = 0;
-    double cost = 0;
-  };
-  std::map<std::string, use> by_stage;
-  for (auto const& l : store->lines()) {
-    auto& u = by_stage[l.stage];
-    ++u.lines;
-    u.prompt += l.usage.prompt_tokens;
-    u.completion += l.usage.completion_tokens;
-    u.cost += l.usage.cost;
-  }
+  // What the calls used and cost, per stage, over every run.jsonl line (a call asked again was paid again).
+  auto const spent = ai::pipeline::read_spending(store->run_log_path());
+  auto budget = read_budget(store->root() / "budget.json");
 
   if (a.json) {
     auto doc = sc::summary_json(entries);
     boost::json::object usage;
-    for (auto const& [stage, u] : by_stage)
-      usage[stage] = boost::json::object{{"latents", u.lines}, {"prompt_tokens", u.prompt},
-                                         {"completion_tokens", u.completion}, {"cost_usd", u.cost}};
+    for (auto const& [stage, u] : spent.by_stage)
+      usage[stage] = boost::json::object{{"latents", u.latents},
+                                         {"lines", u.lines},
+                                         {"prompt_tokens", u.usage.prompt_tokens},
+                                         {"completion_tokens", u.usage.completion_tokens},
+                                         {"cached_tokens", u.usage.cached_tokens},
+                                         {"cost_usd", u.usage.cost},
+                                         {"cost_per_latent_usd", u.latents ? u.usage.cost / static_cast<double>(u.latents) : 0.0}};
     doc["usage"] = std::move(usage);
+    boost::json::object cost{{"latents", spent.latents},
+                             {"prompt_tokens", spent.total.prompt_tokens},
+                             {"completion_tokens", spent.total.completion_tokens},
+                             {"cached_tokens", spent.total.cached_tokens},
+                             {"cache_hit_rate", spent.cache_hit_rate()},
+                             {"cost_usd", spent.total.cost},
+                             {"cost_per_latent_usd", spent.cost_per_latent()}};
+    if (budget) cost["budget"] = *budget;
+    doc["cost"] = std::move(cost);
     std::cout << sc::to_json_text(doc) << "\n";
     return 0;
   }
   if (entries.empty()) std::cout << a.out << ": no score files yet\n";
   std::cout << text;
-  for (auto const& [stage, u] : by_stage) {
-    std::cout << stage << " calls: " << u.lines << " latents, " << u.prompt << " prompt + " << u.completion
-              << " completion tokens";
-    if (u.cost > 0) std::cout << ", $" << figure(u.cost, "%.4f");
+  for (auto const& [stage, u] : spent.by_stage) {
+    std::cout << stage << " calls: " << u.latents << " latents, " << u.usage.prompt_tokens << " prompt ("
+              << u.usage.cached_tokens << " cached) + " << u.usage.completion_tokens << " completion tokens";
+    if (u.usage.cost > 0)
+      std::cout << ", $" << figure(u.usage.cost, "%.4f") << " ($"
+                << figure(u.usage.cost / static_cast<double>(std::max<std::size_t>(1, u.latents)), "%.6f") << " a latent)";
     std::cout << "\n";
   }
+  if (spent.total.prompt_tokens > 0)
+    std::cout << "cost: $" << figure(spent.total.cost, "%.4f") << " for " << spent.latents << " latents ($"
+              << figure(spent.cost_per_latent(), "%.6f") << " a latent), cache hit rate "
+              << figure(spent.cache_hit_rate() * 100, "%.1f") << "% of prompt tokens\n";
+  if (budget) std::cout << budget_text(*budget) << "\n";
   return 0;
 }
 

@@ -28,7 +28,10 @@
 
 #include <boost/json/parse.hpp>
 
+#include <algorithm>
+#include <cstdint>
 #include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -223,5 +226,87 @@ inline fake_reply fake_brain(fake_request const& r) {
     for (char c : text) f.logprobs.emplace_back(std::string(1, c), c == '0' || c == '1' ? -0.05 : 0.0);
   return fake_reply::completion(text, f);
 }
+
+/// `fake_brain` with usage a test can check a job's accounts against: prompt tokens at about four
+/// bytes a token of every message's content, completion tokens likewise of the answer, cached
+/// tokens for the bytes a prompt shares from its start with the previous one (a provider's prefix
+/// cache), and, when `cost_per_call` is set, a fixed `usage.cost`. It counts each distinct prompt's
+/// answers and sums what it reported. Thread-safe (the server may run on its own thread).
+class fake_meter {
+ public:
+  explicit fake_meter(std::optional<double> cost_per_call = std::nullopt) : cost_(cost_per_call) {}
+
+  fake_reply operator()(fake_request const& r) {
+    auto reply = fake_brain(r);
+    if (r.is_embeddings()) return reply;
+    std::string prompt;
+    if (auto const* o = r.json.if_object(); o && o->contains("messages") && o->at("messages").is_array())
+      for (auto const& m : o->at("messages").get_array())
+        if (auto const* mo = m.if_object(); mo && mo->contains("content") && mo->at("content").is_string())
+          prompt += std::string(mo->at("content").get_string()) + "\n";
+    boost::system::error_code ec;
+    auto body = boost::json::parse(reply.body, ec);
+    if (ec || !body.is_object()) return reply;
+    auto& o = body.get_object();
+    std::string answer;
+    if (auto const* c = o.if_contains("choices"); c && c->is_array() && !c->get_array().empty()) {
+      auto const* content = c->get_array()[0].at("message").get_object().if_contains("content");
+      if (content && content->is_string()) answer = std::string(content->get_string());
+    }
+    std::lock_guard lock(m_);
+    auto const shared = static_cast<std::size_t>(
+        std::mismatch(prompt.begin(), prompt.begin() + static_cast<std::ptrdiff_t>(std::min(prompt.size(), previous_.size())),
+                      previous_.begin()).first - prompt.begin());
+    std::uint64_t const p = (prompt.size() + 3) / 4, c = (answer.size() + 3) / 4, cached = std::min<std::uint64_t>(shared / 4, p);
+    boost::json::object usage{{"prompt_tokens", p}, {"completion_tokens", c}, {"total_tokens", p + c},
+                              {"prompt_tokens_details", boost::json::object{{"cached_tokens", cached}}}};
+    if (cost_) usage["cost"] = *cost_;
+    o["usage"] = std::move(usage);
+    reply.body = boost::json::serialize(body);
+    previous_ = prompt;
+    ++answered_[prompt];
+    prompt_tokens_ += p;
+    completion_tokens_ += c;
+    cached_tokens_ += cached;
+    cost_sum_ += cost_.value_or(0);
+    ++calls_;
+    return reply;
+  }
+
+  /// How often each distinct prompt (every message's content) was answered.
+  std::map<std::string, int> answered() const {
+    std::lock_guard lock(m_);
+    return answered_;
+  }
+  std::size_t calls() const {
+    std::lock_guard lock(m_);
+    return calls_;
+  }
+  std::uint64_t prompt_tokens() const {
+    std::lock_guard lock(m_);
+    return prompt_tokens_;
+  }
+  std::uint64_t completion_tokens() const {
+    std::lock_guard lock(m_);
+    return completion_tokens_;
+  }
+  std::uint64_t cached_tokens() const {
+    std::lock_guard lock(m_);
+    return cached_tokens_;
+  }
+  double cost() const {
+    std::lock_guard lock(m_);
+    return cost_sum_;
+  }
+
+ private:
+  std::optional<double> cost_;
+  mutable std::mutex m_;
+  std::string previous_;
+  std::map<std::string, int> answered_;
+  std::size_t calls_ = 0;
+  std::uint64_t prompt_tokens_ = 0, completion_tokens_ = 0, cached_tokens_ = 0;
+  double cost_sum_ = 0;
+};
 
 }  // namespace autointerp::testing

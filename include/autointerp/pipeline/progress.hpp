@@ -18,7 +18,7 @@ struct progress_report {
   std::size_t done = 0;   ///< latents finished, those of earlier runs included
   std::size_t total = 0;
   bool final = false;     ///< the last report of the run (from `finish`)
-  std::string status;     ///< e.g. `120/500 (24%) 3.2/s ETA 1m58s, 3 failed, tokens 51k in / 6.0k out, $0.0123`
+  std::string status;     ///< e.g. `120/500 (24%) 3.2/s ETA 1m58s, 3 failed, tokens 51k in / 6.0k out, $0.0123 (projected $0.0513)`
 };
 
 /// Where progress goes: the caller decides (the CLI draws a bar on a terminal, plain lines in logs).
@@ -26,7 +26,8 @@ struct progress_report {
 using progress_sink = std::function<void(progress_report const&)>;
 
 /// Counts finished latents and tells a sink how far a run is: done/total, rate, ETA, failures,
-/// tokens and cost, at most once per `interval` and once more, as the final report, from
+/// tokens and cost with the cost projected to the whole job (the rest at this run's mean per
+/// latent), at most once per `interval` and once more, as the final report, from
 /// `finish()`. The SDK prints nothing itself. Not thread-safe: feed it from the scheduler's
 /// `on_finished` hook.
 class progress {
@@ -63,7 +64,8 @@ class progress {
   std::size_t failed() const noexcept { return failed_; }
 
   /// The status text without bar or line ending, e.g.
-  /// `120/500 (24%) 3.2/s ETA 1m58s, 3 failed, 1 unparsed, tokens 51k in / 6.0k out, $0.0123`.
+  /// `120/500 (24%) 3.2/s ETA 1m58s, 3 failed, 1 unparsed, tokens 51k in / 6.0k out, $0.0123 (projected $0.0513)`
+  /// (the projection covers this run's latents; `add_already_done` ones cost nothing more).
   std::string status(clock::time_point now = clock::now()) const {
     double const secs = std::chrono::duration<double>(now - start_).count();
     double const rate = secs > 0 ? static_cast<double>(done_) / secs : 0;
@@ -80,6 +82,11 @@ class progress {
     if (cost_ > 0) {
       std::snprintf(buf, sizeof buf, ", $%.4f", cost_);
       s += buf;
+      if (d < total_) {  // the rest at this run's mean cost per latent
+        double const projected = cost_ + cost_ / static_cast<double>(done_) * static_cast<double>(total_ - d);
+        std::snprintf(buf, sizeof buf, " (projected $%.4f)", projected);
+        s += buf;
+      }
     }
     return s;
   }

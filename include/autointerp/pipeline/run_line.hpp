@@ -33,18 +33,21 @@ struct run_line {
 };
 
 /// The line for `o` of latent `id` (without the newline): module, latent, status, explanation,
-/// attempts, usage {prompt_tokens, completion_tokens, cost when known}, latency_ms, error (null or
-/// one line), `raw` for unparsed answers, `stage` for stages other than explain, and a scorer's
+/// attempts, usage {prompt_tokens, completion_tokens, cached_tokens}, cost_usd (the server's
+/// `usage.cost`, else the price table's; 0 when neither is known), latency_ms, error (null or one
+/// line), `raw` for unparsed answers, `stage` for stages other than explain, and a scorer's
 /// `n_activations`.
 inline boost::json::object to_json(cache::latent_id const& id, stage_outcome const& o) {
-  boost::json::object usage{{"prompt_tokens", o.usage.prompt_tokens}, {"completion_tokens", o.usage.completion_tokens}};
-  if (o.usage.cost > 0) usage["cost"] = o.usage.cost;
+  boost::json::object usage{{"prompt_tokens", o.usage.prompt_tokens},
+                            {"completion_tokens", o.usage.completion_tokens},
+                            {"cached_tokens", o.usage.cached_tokens}};
   boost::json::object j{{"module", id.module},
                         {"latent", id.index},
                         {"status", to_string(o.status)},
                         {"explanation", o.explanation},
                         {"attempts", o.attempts},
                         {"usage", std::move(usage)},
+                        {"cost_usd", o.usage.cost > 0 ? boost::json::value(o.usage.cost) : boost::json::value(0)},
                         {"latency_ms", o.latency.count()}};
   if (o.error) j["error"] = o.error->what();
   else j["error"] = nullptr;
@@ -82,15 +85,20 @@ inline std::optional<run_line> parse_run_line(std::string_view text) {
   if (auto const* x = o.if_contains("stage"); x && x->is_string()) r.stage = std::string(x->get_string());
   if (auto const* x = o.if_contains("explanation"); x && x->is_string()) r.explanation = std::string(x->get_string());
   r.attempts = static_cast<unsigned>(std::min<std::uint64_t>(uint_of(o.if_contains("attempts")), 1u << 30));
+  auto cost_of = [](boost::json::value const* c) -> std::optional<double> {
+    if (!c || !c->is_number()) return std::nullopt;
+    boost::system::error_code e;
+    double cost = c->to_number<double>(e);
+    if (e || !std::isfinite(cost) || cost < 0) return std::nullopt;
+    return cost;
+  };
   if (auto const* u = o.if_contains("usage"); u && u->is_object()) {
     r.usage.prompt_tokens = uint_of(u->get_object().if_contains("prompt_tokens"));
     r.usage.completion_tokens = uint_of(u->get_object().if_contains("completion_tokens"));
-    if (auto const* c = u->get_object().if_contains("cost"); c && c->is_number()) {
-      boost::system::error_code e;
-      double cost = c->to_number<double>(e);
-      if (!e && std::isfinite(cost) && cost >= 0) r.usage.cost = cost;
-    }
+    r.usage.cached_tokens = std::min(uint_of(u->get_object().if_contains("cached_tokens")), r.usage.prompt_tokens);
+    if (auto c = cost_of(u->get_object().if_contains("cost"))) r.usage.cost = *c;  // lines of earlier versions
   }
+  if (auto c = cost_of(o.if_contains("cost_usd"))) r.usage.cost = *c;
   if (auto const* x = o.if_contains("latency_ms"); x && x->is_number()) {
     boost::system::error_code e;
     auto n = x->to_number<std::int64_t>(e);
