@@ -1,6 +1,11 @@
 // The LLM client's pure parts, without sockets or sleeps: URLs and presets, proxy selection,
 // delay headers, the retry state machine, the rate budgets on a fake clock, the wire format (chat
 // and embeddings), and the fake embedding model the fake server uses.
+#include <autointerp/batch/batch_api.hpp>
+#include <autointerp/batch/batch_log.hpp>
+#include <autointerp/batch/batch_status.hpp>
+#include <autointerp/batch/request_file.hpp>
+#include <autointerp/batch/result_file.hpp>
 #include <autointerp/llm/embedding.hpp>
 #include <autointerp/llm/endpoint.hpp>
 #include <autointerp/llm/price_table.hpp>
@@ -16,6 +21,10 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
 
 #include "fake_embeddings.hpp"
 
@@ -705,4 +714,378 @@ TEST(llm_budget, prompt_token_limit_and_tags_name_latent_stages) {
   EXPECT_EQ(tag.custom_id(), "layers.6/69/detection/3");
   tag.ask = 2;
   EXPECT_EQ(tag.custom_id(), "layers.6/69/detection/3/r2");
+}
+
+// The OpenAI Batch API's sans-io parts: statuses and the poll schedule, input files, result files
+// and their index, batches.jsonl, and the API objects.
+
+namespace batch = autointerp::batch;
+
+namespace {
+
+/// A fresh folder under the temp dir, removed at the end of the test.
+struct temp_folder {
+  std::filesystem::path path;
+  explicit temp_folder(std::string const& name) {
+    path = std::filesystem::temp_directory_path() / ("autointerp-" + name + "-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~temp_folder() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+std::string slurp(std::filesystem::path const& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+llm::chat_request tagged(std::uint32_t latent, std::string model = "gpt-test") {
+  llm::chat_request r;
+  r.model = std::move(model);
+  r.messages = {{"system", "You explain latents."}, {"user", "Latent " + std::to_string(latent) + " says \"hi\"\n"}};
+  r.max_tokens = 100;
+  r.temperature = 0.0;
+  r.tag = llm::call_tag{"layers.3", latent, "explain", 0, 0};
+  return r;
+}
+
+std::string output_line(std::string const& custom_id, std::string const& text, unsigned prompt = 40, unsigned cached = 32) {
+  return R"({"id":"batch_req_1","custom_id":")" + custom_id + R"(","response":{"status_code":200,"request_id":"req_1","body":)" +
+         R"({"id":"chatcmpl-1","model":"gpt-test","choices":[{"index":0,"message":{"role":"assistant","content":")" + text +
+         R"("},"finish_reason":"stop"}],"usage":{"prompt_tokens":)" + std::to_string(prompt) +
+         R"(,"completion_tokens":7,"total_tokens":)" + std::to_string(prompt + 7) +
+         R"(,"prompt_tokens_details":{"cached_tokens":)" + std::to_string(cached) + R"(}}}},"error":null})";
+}
+
+}  // namespace
+
+TEST(batch_status, names_parse_back_and_four_are_terminal) {
+  using s = batch::batch_status;
+  for (auto st : {s::validating, s::in_progress, s::finalizing, s::completed, s::failed, s::expired, s::cancelling, s::cancelled})
+    EXPECT_EQ(batch::parse_batch_status(batch::to_string(st)), st);
+  EXPECT_EQ(batch::to_string(s::in_progress), "in_progress");
+  EXPECT_FALSE(batch::parse_batch_status("done"));
+  EXPECT_FALSE(batch::parse_batch_status("Completed"));
+  std::vector<s> terminal;
+  for (auto st : {s::validating, s::in_progress, s::finalizing, s::completed, s::failed, s::expired, s::cancelling, s::cancelled})
+    if (batch::is_terminal(st)) terminal.push_back(st);
+  EXPECT_EQ(terminal, (std::vector<s>{s::completed, s::failed, s::expired, s::cancelled}));
+  EXPECT_TRUE(batch::has_results(s::expired));
+  EXPECT_FALSE(batch::has_results(s::failed));
+}
+
+TEST(batch_status, polls_after_the_interval_then_backs_off_to_a_minute) {
+  batch::poll_schedule p;  // --batch-poll-interval 10 s, x1.5, at most 60 s
+  std::vector<std::int64_t> waits;
+  for (int i = 0; i < 8; ++i) waits.push_back(p.next().count());
+  EXPECT_EQ(waits, (std::vector<std::int64_t>{10'000, 15'000, 22'500, 33'750, 50'625, 60'000, 60'000, 60'000}));
+  p.reset();
+  EXPECT_EQ(p.next().count(), 10'000);
+
+  batch::poll_schedule doubling({2s, 2.0, 60s});
+  EXPECT_EQ(doubling.next(), 2s);
+  EXPECT_EQ(doubling.next(), 4s);
+  EXPECT_EQ(doubling.next(), 8s);
+  // A first interval above the cap is kept: the cap never shortens what the user asked for.
+  batch::poll_schedule slow({120s, 1.5, 60s});
+  EXPECT_EQ(slow.next(), 120s);
+  EXPECT_EQ(slow.next(), 120s);
+  // A factor below 1 (or NaN) would poll ever faster: treated as 1.
+  batch::poll_schedule flat({5s, 0.5, 60s});
+  flat.next();
+  EXPECT_EQ(flat.next(), 5s);
+  batch::poll_schedule nan({5s, std::nan(""), 60s});
+  nan.next();
+  EXPECT_EQ(nan.next(), 5s);
+}
+
+TEST(batch_request_file, lines_carry_the_clients_own_body_and_files_split_at_the_limits) {
+  temp_folder dir("reqfile");
+  auto req = tagged(7);
+  auto line = batch::request_line(req.tag->custom_id(), req);
+  ASSERT_EQ(line.back(), '\n');
+  auto v = boost::json::parse(line);
+  EXPECT_EQ(v.at("custom_id"), "layers.3/7/explain/0");
+  EXPECT_EQ(v.at("method"), "POST");
+  EXPECT_EQ(v.at("url"), "/v1/chat/completions");
+  // The body is the client's serialization byte for byte, embedded as is.
+  auto body = llm::serialize_request(req);
+  EXPECT_NE(line.find("\"body\":" + body + "}\n"), std::string::npos);
+  EXPECT_EQ(v.at("body"), boost::json::parse(body));
+
+  // Split at 2 requests per file.
+  batch::request_file_writer w(dir.path, "explain", {2, 1'000'000});
+  std::vector<batch::request_file_info> closed;
+  for (std::uint32_t i = 0; i < 5; ++i) {
+    auto r = tagged(i);
+    auto c = w.add(r.tag->custom_id(), r);
+    ASSERT_TRUE(c) << c.error().message;
+    if (*c) closed.push_back(std::move(**c));
+    // While a file is written it is only under its temporary name.
+    EXPECT_FALSE(std::filesystem::exists(dir.path / ("explain-0000" + std::to_string(closed.size()) + ".jsonl")));
+  }
+  auto last = w.close();
+  ASSERT_TRUE(last && *last);
+  closed.push_back(std::move(**last));
+  ASSERT_EQ(closed.size(), 3u);
+  EXPECT_EQ(closed[0].requests, 2u);
+  EXPECT_EQ(closed[2].requests, 1u);
+  EXPECT_EQ(closed[1].custom_ids, (std::vector<std::string>{"layers.3/2/explain/0", "layers.3/3/explain/0"}));
+  EXPECT_EQ(closed[2].path, dir.path / "explain-00002.jsonl");
+  EXPECT_EQ(closed[0].model, "gpt-test");
+  std::size_t files = 0;
+  for (auto const& f : closed) {
+    auto text = slurp(f.path);
+    EXPECT_EQ(text.size(), f.bytes);
+    EXPECT_EQ(static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')), f.requests);
+  }
+  for (auto const& e : std::filesystem::directory_iterator(dir.path)) {
+    ++files;
+    EXPECT_EQ(e.path().extension(), ".jsonl") << "no temporary left: " << e.path();
+  }
+  EXPECT_EQ(files, 3u);
+  auto nothing = w.close();
+  ASSERT_TRUE(nothing);
+  EXPECT_FALSE(*nothing);
+
+  // Split by bytes: a limit that holds two lines but not three; and by model.
+  auto one = batch::request_line("layers.3/0/explain/0", tagged(0)).size();
+  batch::request_file_writer by_bytes(dir.path / "b", "detection", {50'000, 2 * one + 1});
+  std::size_t splits = 0;
+  for (std::uint32_t i = 0; i < 4; ++i) {
+    auto r = tagged(i);
+    auto c = by_bytes.add(r.tag->custom_id(), r);
+    ASSERT_TRUE(c);
+    splits += c->has_value();
+    if (*c) EXPECT_LE((*c)->bytes, 2 * one + 1);
+  }
+  EXPECT_EQ(splits, 1u);
+  auto other = tagged(9, "gpt-other");
+  auto c = by_bytes.add(other.tag->custom_id(), other);
+  ASSERT_TRUE(c && *c) << "a new model starts a new file";
+  EXPECT_EQ((*c)->model, "gpt-test");
+
+  // Refused: a repeated custom_id in one file, a line over the byte limit, no id.
+  auto dup = by_bytes.add(other.tag->custom_id(), other);
+  ASSERT_FALSE(dup);
+  EXPECT_TRUE(dup.error() == errc::bad_option);
+  EXPECT_NE(dup.error().message.find("layers.3/9/explain/0"), std::string::npos);
+  batch::request_file_writer tiny(dir.path / "t", "x", {10, 20});
+  auto big = tiny.add("id", tagged(1));
+  ASSERT_FALSE(big);
+  EXPECT_NE(big.error().message.find("more than an input file may hold"), std::string::npos);
+  EXPECT_FALSE(tiny.add("", tagged(1)));
+}
+
+TEST(batch_result_file, reads_answers_with_cached_tokens_errors_and_survives_bad_lines) {
+  std::string text = output_line("m/1/explain/0", "the token cat") + "\n" +
+                     R"({"id":"batch_req_2","custom_id":"m/2/explain/0","response":{"status_code":400,"request_id":"req_2",)"
+                     R"("body":{"error":{"message":"Invalid 'max_tokens'","type":"invalid_request_error"}}},"error":null})" "\n" +
+                     R"({"id":"batch_req_3","custom_id":"m/3/explain/0","response":{"status_code":500,"request_id":"req_3",)"
+                     R"("body":{"error":{"message":"server had an error"}}},"error":null})" "\n" +
+                     "\n" +
+                     R"({"id":"batch_req_4","custom_id":"m/4/explain/0","response":null,)"
+                     R"("error":{"code":"batch_expired","message":"not run in time"}})" "\n" +
+                     "this is not JSON\n" +
+                     R"({"id":"x","response":{}})" "\n" +
+                     output_line("m/5/explain/0", "ok").substr(0, 60);  // torn: the file ends mid-line
+  std::istringstream in(text);
+  batch::result_reader reader(in, "out.jsonl");
+  std::vector<autointerp::result<batch::result_line>> got;
+  while (auto r = reader.next()) got.push_back(std::move(*r));
+  ASSERT_EQ(got.size(), 7u);
+
+  ASSERT_TRUE(got[0]);
+  ASSERT_TRUE(got[0]->ok());
+  EXPECT_EQ(got[0]->custom_id, "m/1/explain/0");
+  EXPECT_EQ(got[0]->status_code, 200u);
+  EXPECT_EQ(got[0]->request_id, "req_1");
+  EXPECT_EQ(got[0]->response->text, "the token cat");
+  EXPECT_EQ(got[0]->response->usage.prompt_tokens, 40u);
+  EXPECT_EQ(got[0]->response->usage.cached_tokens, 32u);
+  EXPECT_EQ(got[0]->response->usage.completion_tokens, 7u);
+  EXPECT_EQ(got[0]->response->finish_reason, "stop");
+
+  ASSERT_TRUE(got[1]);
+  ASSERT_TRUE(got[1]->failure);
+  EXPECT_TRUE(got[1]->failure->error == errc::bad_request);
+  EXPECT_EQ(got[1]->failure->kind, llm::failure_kind::fatal);
+  EXPECT_NE(got[1]->failure->error.message.find("m/2/explain/0"), std::string::npos);
+  EXPECT_NE(got[1]->failure->error.remote.find("Invalid 'max_tokens'"), std::string::npos);
+
+  ASSERT_TRUE(got[2]);
+  EXPECT_EQ(got[2]->failure->kind, llm::failure_kind::retryable);
+  EXPECT_EQ(got[2]->status_code, 500u);
+
+  ASSERT_TRUE(got[3]) << "the blank line is skipped";
+  EXPECT_EQ(got[3]->custom_id, "m/4/explain/0");
+  EXPECT_EQ(got[3]->status_code, 0u);
+  EXPECT_EQ(got[3]->failure->kind, llm::failure_kind::retryable);
+  EXPECT_NE(got[3]->failure->error.message.find("batch_expired"), std::string::npos);
+  EXPECT_EQ(got[3]->failure->error.remote, "not run in time");
+
+  ASSERT_FALSE(got[4]);
+  EXPECT_TRUE(got[4].error() == errc::bad_response);
+  EXPECT_NE(got[4].error().message.find("out.jsonl line 6"), std::string::npos);
+  ASSERT_FALSE(got[5]);
+  EXPECT_NE(got[5].error().message.find("custom_id"), std::string::npos);
+  ASSERT_FALSE(got[6]);
+  EXPECT_NE(got[6].error().message.find("torn"), std::string::npos);
+
+  // A 200 whose answer has no text fails as a chat call would (fatal, naming the finish reason).
+  auto null_content = batch::parse_result_line(
+      R"({"custom_id":"a","response":{"status_code":200,"body":{"choices":[{"message":{"content":null},"finish_reason":"length"}]}}})");
+  ASSERT_TRUE(null_content);
+  ASSERT_TRUE(null_content->failure);
+  EXPECT_NE(null_content->failure->error.message.find("raise max_tokens"), std::string::npos);
+}
+
+TEST(batch_result_file, the_index_finds_one_line_by_custom_id_and_the_last_round_wins) {
+  temp_folder dir("resindex");
+  auto out1 = dir.path / "round1.out.jsonl";
+  auto err1 = dir.path / "round1.err.jsonl";
+  auto out2 = dir.path / "round2.out.jsonl";
+  {
+    std::ofstream f(out1, std::ios::binary);
+    for (int i = 0; i < 200; ++i) f << output_line("m/" + std::to_string(i) + "/explain/0", "first " + std::to_string(i)) << "\n";
+    f << "garbage line\n";
+  }
+  {
+    std::ofstream f(err1, std::ios::binary);
+    f << R"({"id":"e","custom_id":"m/500/explain/0","response":null,"error":{"code":"batch_expired","message":"late"}})" << "\n";
+  }
+  {
+    std::ofstream f(out2, std::ios::binary);
+    f << output_line("m/500/explain/0", "retried") << "\n" << output_line("m/7/explain/0", "second 7");  // no final newline
+  }
+  auto ix = batch::result_index::build({out1, err1, out2});
+  ASSERT_TRUE(ix) << ix.error().message;
+  EXPECT_EQ(ix->size(), 203u);
+  EXPECT_EQ(ix->bad_lines(), 1u);
+  ASSERT_EQ(ix->first_bad_lines().size(), 1u);
+  EXPECT_NE(ix->first_bad_lines()[0].message.find("round1.out.jsonl line 201"), std::string::npos);
+  for (int i : {0, 1, 99, 199}) {
+    auto r = ix->find("m/" + std::to_string(i) + "/explain/0");
+    ASSERT_TRUE(r && *r) << i;
+    EXPECT_EQ((*r)->response->text, "first " + std::to_string(i));
+    EXPECT_EQ((*r)->response->usage.cached_tokens, 32u);
+  }
+  auto seven = ix->find("m/7/explain/0");
+  ASSERT_TRUE(seven && *seven);
+  EXPECT_EQ((*seven)->response->text, "second 7") << "a later file wins";
+  auto retried = ix->find("m/500/explain/0");
+  ASSERT_TRUE(retried && *retried);
+  EXPECT_TRUE((*retried)->ok()) << "the retry's answer, not the expired line";
+  auto missing = ix->find("m/1000/explain/0");
+  ASSERT_TRUE(missing);
+  EXPECT_FALSE(*missing);
+  // Lookups in any order, repeated: each reads its own line.
+  auto again = ix->find("m/0/explain/0");
+  ASSERT_TRUE(again && *again);
+  EXPECT_EQ((*again)->custom_id, "m/0/explain/0");
+
+  auto none = batch::result_index::build({dir.path / "absent.jsonl"});
+  ASSERT_FALSE(none);
+  EXPECT_TRUE(none.error() == errc::file_not_found);
+}
+
+TEST(batch_log, records_batches_reads_them_back_and_answers_what_to_poll_and_what_not_to_resubmit) {
+  temp_folder dir("batchlog");
+  auto file = dir.path / "batches.jsonl";
+  {
+    auto log = batch::batch_log::open(file);
+    ASSERT_TRUE(log) << log.error().message;
+    batch::batch_record a{"batch_a", "file-1", "explain", batch::batch_status::validating, "", "", 0};
+    ASSERT_TRUE(log->record_submitted(a, {"m/1/explain/0", "m/2/explain/0"}));
+    batch::batch_record b{"batch_b", "file-2", "explain", batch::batch_status::validating, "", "", 0};
+    ASSERT_TRUE(log->record_submitted(b, {"m/3/explain/0"}));
+    batch::batch_record c{"batch_c", "file-3", "detection", batch::batch_status::validating, "", "", 0};
+    ASSERT_TRUE(log->record_submitted(c, {"m/1/detection/0"}));
+    ASSERT_TRUE(log->record_status("batch_a", batch::batch_status::in_progress));
+    ASSERT_TRUE(log->record_status("batch_a", batch::batch_status::completed, "file-out", "file-err"));
+    ASSERT_TRUE(log->record_status("batch_c", batch::batch_status::failed));
+    EXPECT_FALSE(log->record_status("batch_zzz", batch::batch_status::completed)) << "unknown batches are refused";
+    EXPECT_TRUE(log->is_submitted("m/3/explain/0"));
+  }
+  // A crash mid-append leaves a torn last line.
+  {
+    std::ofstream f(file, std::ios::binary | std::ios::app);
+    f << R"({"batch_id":"batch_b","status":"compl)";
+  }
+  auto log = batch::batch_log::open(file);
+  ASSERT_TRUE(log);
+  EXPECT_EQ(log->skipped_lines(), 1u);
+  ASSERT_EQ(log->batches().size(), 3u);
+  auto const* a = log->find("batch_a");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->status, batch::batch_status::completed);
+  EXPECT_EQ(a->output_file_id, "file-out");
+  EXPECT_EQ(a->error_file_id, "file-err");
+  EXPECT_EQ(a->input_file_id, "file-1");
+  EXPECT_EQ(a->requests, 2u);
+  auto unfinished = log->unfinished();
+  ASSERT_EQ(unfinished.size(), 1u);
+  EXPECT_EQ(unfinished[0].batch_id, "batch_b");
+  EXPECT_EQ(unfinished[0].stage, "explain");
+  EXPECT_TRUE(log->is_submitted("m/1/explain/0"));
+  EXPECT_TRUE(log->is_submitted("m/3/explain/0")) << "in flight: poll it, do not submit it again";
+  EXPECT_FALSE(log->is_submitted("m/1/detection/0")) << "its batch failed validation: nothing ran";
+  EXPECT_FALSE(log->is_submitted("m/9/explain/0"));
+  ASSERT_TRUE(log->batch_of("m/2/explain/0"));
+  EXPECT_EQ(log->batch_of("m/2/explain/0")->batch_id, "batch_a");
+
+  // The next line starts on its own line after the torn one; a resubmission moves the id.
+  batch::batch_record d{"batch_d", "file-4", "detection", batch::batch_status::validating, "", "", 0};
+  ASSERT_TRUE(log->record_submitted(d, {"m/1/detection/0"}));
+  ASSERT_TRUE(log->record_status("batch_b", batch::batch_status::expired));
+  auto reread = batch::batch_log::open(file);
+  ASSERT_TRUE(reread);
+  EXPECT_EQ(reread->skipped_lines(), 1u);
+  EXPECT_TRUE(reread->is_submitted("m/1/detection/0"));
+  EXPECT_EQ(reread->batch_of("m/1/detection/0")->batch_id, "batch_d");
+  EXPECT_EQ(reread->find("batch_b")->status, batch::batch_status::expired);
+  EXPECT_TRUE(reread->unfinished().size() == 1u && reread->unfinished()[0].batch_id == "batch_d");
+  auto text = slurp(file);
+  EXPECT_NE(text.find(R"("custom_ids":["m/1/explain/0","m/2/explain/0"])"), std::string::npos);
+  EXPECT_NE(text.find("compl)\n{"), std::string::npos) << text;
+}
+
+TEST(batch_api_objects, parse_batches_files_and_make_the_upload_form) {
+  auto b = batch::parse_batch_object(boost::json::parse(R"({"id":"batch_abc","object":"batch","endpoint":"/v1/chat/completions",
+    "input_file_id":"file-in","completion_window":"24h","status":"in_progress","output_file_id":null,"error_file_id":null,
+    "created_at":1711471533,"expires_at":1711557933,"request_counts":{"total":100,"completed":40,"failed":2}})"));
+  ASSERT_TRUE(b) << b.error().message;
+  EXPECT_EQ(b->id, "batch_abc");
+  EXPECT_EQ(b->status, batch::batch_status::in_progress);
+  EXPECT_EQ(b->input_file_id, "file-in");
+  EXPECT_TRUE(b->output_file_id.empty());
+  EXPECT_EQ(b->counts.total, 100u);
+  EXPECT_EQ(b->counts.completed, 40u);
+  EXPECT_EQ(b->counts.failed, 2u);
+  EXPECT_EQ(b->created_at, 1711471533);
+  auto failed = batch::parse_batch_object(boost::json::parse(R"({"id":"batch_x","status":"failed",
+    "errors":{"object":"list","data":[{"code":"invalid_json","message":"bad line","line":3}]}})"));
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->errors, "line 3: invalid_json: bad line");
+  auto unknown = batch::parse_batch_object(boost::json::parse(R"({"id":"batch_x","status":"paused"})"));
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("paused"), std::string::npos);
+  EXPECT_FALSE(batch::parse_batch_object(boost::json::parse(R"({"status":"completed"})")));
+  auto f = batch::parse_file_object(boost::json::parse(R"({"id":"file-1","bytes":120,"filename":"a.jsonl","purpose":"batch"})"));
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->bytes, 120u);
+  EXPECT_FALSE(batch::parse_file_object(boost::json::parse("[]")));
+
+  auto form = batch::make_upload_form("explain-00000.jsonl", "batch", "BOUNDARY");
+  EXPECT_EQ(form.content_type, "multipart/form-data; boundary=BOUNDARY");
+  EXPECT_EQ(form.prefix + "DATA" + form.suffix,
+            "--BOUNDARY\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n"
+            "--BOUNDARY\r\nContent-Disposition: form-data; name=\"file\"; filename=\"explain-00000.jsonl\"\r\n"
+            "Content-Type: application/jsonl\r\n\r\nDATA\r\n--BOUNDARY--\r\n");
+  EXPECT_NE(batch::make_upload_form("a\"b\r\n.jsonl", "batch", "B").prefix.find("filename=\"a_b__.jsonl\""), std::string::npos);
 }

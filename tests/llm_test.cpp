@@ -2,9 +2,14 @@
 // behaviour (retry or not, how long it waits, what it reports), keep-alive reuse, TLS trust, the
 // CONNECT proxy, budgets and cancellation; for chats, and for embeddings, which share all of it. Waits are kept to milliseconds through the options; no
 // assertion depends on how fast the machine is.
+#include <autointerp/batch/batch_api.hpp>
+#include <autointerp/batch/batch_status.hpp>
+#include <autointerp/batch/request_file.hpp>
+#include <autointerp/batch/result_file.hpp>
 #include <autointerp/llm/client.hpp>
 #include <autointerp/with_diagnostics.hpp>
 
+#include "fake_batch_api.hpp"
 #include "fake_llm_server.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -21,6 +26,9 @@
 
 #include <atomic>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <tuple>
 #include <thread>
 
@@ -1154,4 +1162,255 @@ TEST(llm_embed, the_tokens_budget_is_settled_with_the_reported_usage) {
   EXPECT_EQ(reported, (std::vector<std::uint64_t>{2000, 2000}));
   ASSERT_EQ(arrivals.size(), 2u);
   EXPECT_GE(arrivals[1] - arrivals[0], 150ms);
+}
+
+// The OpenAI Batch API through the same client: upload an input file, create a batch, poll it to
+// its end, download the output and error files to disk, read them back; cancel; expire.
+
+namespace batch = autointerp::batch;
+
+namespace {
+
+struct batch_dir {
+  std::filesystem::path path;
+  explicit batch_dir(std::string const& name) {
+    path = std::filesystem::temp_directory_path() / ("autointerp-llm-" + name + "-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~batch_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+std::string read_all(std::filesystem::path const& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+/// An input file of `n` explaining requests whose prompts highlight "tok<i>".
+batch::request_file_info write_inputs(std::filesystem::path const& dir, std::string const& stem, std::uint32_t n) {
+  batch::request_file_writer w(dir, stem);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    auto r = request("Example 1: the <<tok" + std::to_string(i) + ">> sat on the mat");
+    r.tag = llm::call_tag{"layers.3", i, "explain", 0, 0};
+    auto added = w.add(r.tag->custom_id(), r);
+    EXPECT_TRUE(added && !*added);
+  }
+  auto closed = w.close();
+  EXPECT_TRUE(closed && *closed);
+  return std::move(**closed);
+}
+
+/// Polls `id` on a fast schedule until the batch ends; `seen` gets each status.
+asio::awaitable<result<batch::batch_object>> poll_to_end(llm::client& c, std::string id, std::vector<batch::batch_status>& seen) {
+  batch::poll_schedule schedule({1ms, 2.0, 8ms});
+  for (;;) {
+    asio::steady_timer t(c.get_executor(), schedule.next());
+    co_await t.async_wait(asio::use_awaitable);
+    auto got = co_await batch::async_get_batch(c, id, autointerp::as_result(asio::deferred));
+    if (!got) co_return got;
+    if (seen.empty() || seen.back() != got->status) seen.push_back(got->status);
+    if (batch::is_terminal(got->status)) co_return got;
+  }
+}
+
+std::vector<batch::result_line> read_results(std::filesystem::path const& file, std::size_t& bad) {
+  std::vector<batch::result_line> out;
+  auto reader = batch::result_reader::open(file);
+  EXPECT_TRUE(reader) << file;
+  if (!reader) return out;
+  while (auto line = reader->next()) {
+    if (*line) out.push_back(std::move(**line));
+    else ++bad;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(batch_api, a_round_trip_uploads_creates_polls_to_completed_downloads_and_reads_the_results) {
+  batch_dir dir("batch-round");
+  auto input = write_inputs(dir.path, "explain", 40);
+  asio::io_context io;
+  autointerp::testing::fake_batch_settings fs;
+  fs.fail_fraction = 0.25;
+  autointerp::testing::fake_batch_api api(fs);
+  auto serve = api.handler();
+  std::vector<std::string> calls;
+  std::string upload_type;
+  fake_llm_server server(io.get_executor(), [&](fake_request const& r) {
+    if (r.target != "/v1/chat/completions") calls.push_back(r.method + " " + r.target);
+    if (r.target == "/v1/files") upload_type = r.header("content-type");
+    return serve(r);
+  });
+  auto o = options_for(server);
+  o.max_response_bytes = 2048;  // far below the output file: a download is not held to it
+  llm::client c(io.get_executor(), o);
+  std::optional<result<batch::file_object>> uploaded;
+  std::optional<result<batch::batch_object>> created, ended;
+  std::vector<batch::batch_status> seen;
+  std::optional<result<std::uint64_t>> out_bytes, err_bytes;
+  std::optional<result<llm::chat_response>> chat;
+  run(io, [&]() -> asio::awaitable<void> {
+    uploaded = co_await batch::async_upload_file(c, input.path, autointerp::as_result(asio::deferred));
+    if (!*uploaded) co_return;
+    created = co_await batch::async_create_batch(c, (*uploaded)->id, autointerp::as_result(asio::deferred));
+    if (!*created) co_return;
+    ended = co_await poll_to_end(c, (*created)->id, seen);
+    if (!*ended) co_return;
+    out_bytes = co_await batch::async_download_file(c, (*ended)->output_file_id, dir.path / "round.out.jsonl",
+                                                    autointerp::as_result(asio::deferred));
+    err_bytes = co_await batch::async_download_file(c, (*ended)->error_file_id, dir.path / "round.err.jsonl",
+                                                    autointerp::as_result(asio::deferred));
+    chat = co_await c.async_chat(request("Example 1: a <<chat>> call"), autointerp::as_result(asio::deferred));
+  }, {[&] { server.stop(); }});
+
+  ASSERT_TRUE(uploaded && *uploaded) << (uploaded ? uploaded->error().what() : "");
+  EXPECT_EQ((*uploaded)->purpose, "batch");
+  EXPECT_EQ((*uploaded)->filename, "explain-00000.jsonl");
+  EXPECT_EQ((*uploaded)->bytes, input.bytes);
+  EXPECT_EQ(api.file_content((*uploaded)->id), read_all(input.path)) << "the file went up byte for byte";
+  EXPECT_EQ(upload_type.rfind("multipart/form-data; boundary=", 0), 0u);
+  ASSERT_TRUE(created && *created) << (created ? created->error().what() : "");
+  EXPECT_EQ((*created)->status, batch::batch_status::validating);
+  EXPECT_EQ((*created)->input_file_id, (*uploaded)->id);
+  EXPECT_EQ((*created)->endpoint, "/v1/chat/completions");
+  EXPECT_EQ((*created)->completion_window, "24h");
+  ASSERT_TRUE(ended && *ended) << (ended ? ended->error().what() : "");
+  EXPECT_EQ((*ended)->status, batch::batch_status::completed);
+  EXPECT_EQ((*ended)->counts.total, 40u);
+  EXPECT_EQ((*ended)->counts.completed + (*ended)->counts.failed, 40u);
+  EXPECT_GT((*ended)->counts.failed, 0u);
+  EXPECT_GT((*ended)->counts.completed, 0u);
+  for (std::size_t i = 1; i < seen.size(); ++i) EXPECT_LT(static_cast<int>(seen[i - 1]), static_cast<int>(seen[i])) << "statuses move forward";
+  ASSERT_TRUE(out_bytes && *out_bytes) << (out_bytes ? out_bytes->error().what() : "");
+  EXPECT_GT(**out_bytes, o.max_response_bytes);
+  EXPECT_EQ(**out_bytes, std::filesystem::file_size(dir.path / "round.out.jsonl"));
+  ASSERT_TRUE(err_bytes && *err_bytes);
+  ASSERT_TRUE(chat && *chat) << "the same client still serves chats";
+  EXPECT_EQ(server.connections(), 1u) << "every call went over the one keep-alive connection";
+  EXPECT_EQ(calls.front(), "POST /v1/files");
+  EXPECT_EQ(calls[1], "POST /v1/batches");
+  EXPECT_EQ(calls.back(), "GET /v1/files/" + (*ended)->error_file_id + "/content");
+
+  // Every request comes back once, answered as the chat fake answers, or failed with a 500.
+  std::size_t bad = 0;
+  auto answers = read_results(dir.path / "round.out.jsonl", bad);
+  auto errors = read_results(dir.path / "round.err.jsonl", bad);
+  EXPECT_EQ(bad, 0u);
+  EXPECT_EQ(answers.size(), (*ended)->counts.completed);
+  EXPECT_EQ(errors.size(), (*ended)->counts.failed);
+  std::set<std::string> ids;
+  for (auto const& a : answers) {
+    ASSERT_TRUE(a.ok()) << a.custom_id;
+    ids.insert(a.custom_id);
+    auto latent = a.custom_id.substr(9, a.custom_id.find('/', 9) - 9);  // "layers.3/<latent>/explain/0"
+    EXPECT_NE(a.response->text.find("the token \"tok" + latent + "\""), std::string::npos) << a.response->text;
+    EXPECT_EQ(a.response->usage.prompt_tokens, 10u);
+    EXPECT_EQ(a.response->usage.cached_tokens, 5u);
+  }
+  for (auto const& e : errors) {
+    ASSERT_TRUE(e.failure) << e.custom_id;
+    EXPECT_EQ(e.status_code, 500u);
+    EXPECT_EQ(e.failure->kind, llm::failure_kind::retryable);
+    ids.insert(e.custom_id);
+  }
+  EXPECT_EQ(ids, std::set<std::string>(input.custom_ids.begin(), input.custom_ids.end()));
+  EXPECT_EQ(api.batches_created(), 1u);
+  EXPECT_EQ(api.max_submissions(), 1u);
+  EXPECT_EQ(api.distinct_requests(), 40u);
+  EXPECT_EQ(api.uploads(), 1u);
+  for (auto const& e : std::filesystem::directory_iterator(dir.path))
+    EXPECT_EQ(e.path().string().find(".part."), std::string::npos) << "no download temporary left";
+
+  // The index gives the replay router one answer at a time.
+  auto ix = batch::result_index::build({dir.path / "round.out.jsonl", dir.path / "round.err.jsonl"});
+  ASSERT_TRUE(ix);
+  EXPECT_EQ(ix->size(), 40u);
+  for (auto const& id : input.custom_ids) {
+    auto r = ix->find(id);
+    ASSERT_TRUE(r && *r) << id;
+  }
+}
+
+TEST(batch_api, cancel_expire_and_unknown_ids_come_back_as_statuses_and_errors) {
+  batch_dir dir("batch-cancel");
+  auto input = write_inputs(dir.path, "detection", 10);
+  asio::io_context io;
+  autointerp::testing::fake_batch_settings fs;
+  fs.in_progress = std::chrono::hours(1);  // only a cancel ends it
+  fs.ran_share_when_cut = 0;
+  autointerp::testing::fake_batch_api api(fs);
+  fake_llm_server server(io.get_executor(), api.handler());
+  llm::client c(io.get_executor(), options_for(server));
+  std::optional<result<batch::batch_object>> cancelling, cancelled, expired, unknown;
+  std::optional<result<std::uint64_t>> cancel_errors, expired_out, missing_file, bad_id;
+  std::vector<batch::batch_status> seen, seen2;
+  autointerp::diagnostics diag;
+  run(io, [&]() -> asio::awaitable<void> {
+    auto up = co_await batch::async_upload_file(c, input.path, autointerp::as_result(asio::deferred));
+    if (!up) co_return;
+    auto b = co_await batch::async_create_batch(c, up->id, autointerp::as_result(asio::deferred));
+    if (!b) co_return;
+    cancelling = co_await batch::async_cancel_batch(c, b->id, autointerp::as_result(asio::deferred));
+    cancelled = co_await poll_to_end(c, b->id, seen);
+    if (*cancelled && !(*cancelled)->error_file_id.empty())
+      cancel_errors = co_await batch::async_download_file(c, (*cancelled)->error_file_id, dir.path / "cancel.err.jsonl",
+                                                          autointerp::as_result(asio::deferred));
+    // The next batch runs out of time with half of its requests done.
+    auto expiring = fs;
+    expiring.in_progress = 2ms;
+    expiring.expire = true;
+    expiring.ran_share_when_cut = 0.5;
+    api.set_settings(expiring);
+    auto b2 = co_await batch::async_create_batch(c, up->id, autointerp::as_result(asio::deferred));
+    if (!b2) co_return;
+    expired = co_await poll_to_end(c, b2->id, seen2);
+    if (*expired)
+      expired_out = co_await batch::async_download_file(c, (*expired)->output_file_id, dir.path / "expired.out.jsonl",
+                                                        autointerp::as_result(asio::deferred));
+    unknown = co_await batch::async_get_batch(c, "batch_nope", autointerp::as_result(asio::deferred));
+    missing_file = co_await batch::async_download_file(c, "file-nope", dir.path / "nope.jsonl", diag,
+                                                       autointerp::as_result(asio::deferred));
+    bad_id = co_await batch::async_download_file(c, "../etc/passwd", dir.path / "x.jsonl", autointerp::as_result(asio::deferred));
+  }, {[&] { server.stop(); }});
+
+  ASSERT_TRUE(cancelling && *cancelling) << (cancelling ? cancelling->error().what() : "");
+  EXPECT_EQ((*cancelling)->status, batch::batch_status::cancelling);
+  ASSERT_TRUE(cancelled && *cancelled);
+  EXPECT_EQ((*cancelled)->status, batch::batch_status::cancelled);
+  EXPECT_TRUE((*cancelled)->output_file_id.empty()) << "nothing ran";
+  ASSERT_TRUE(cancel_errors && *cancel_errors);
+  std::size_t bad = 0;
+  auto lines = read_results(dir.path / "cancel.err.jsonl", bad);
+  ASSERT_EQ(lines.size(), 10u);
+  for (auto const& l : lines) {
+    ASSERT_TRUE(l.failure);
+    EXPECT_EQ(l.failure->kind, llm::failure_kind::retryable);
+    EXPECT_NE(l.failure->error.message.find("batch_cancelled"), std::string::npos);
+  }
+
+  ASSERT_TRUE(expired && *expired);
+  EXPECT_EQ((*expired)->status, batch::batch_status::expired);
+  EXPECT_EQ((*expired)->counts.completed, 5u);
+  ASSERT_TRUE(expired_out && *expired_out);
+  EXPECT_EQ(read_results(dir.path / "expired.out.jsonl", bad).size(), 5u);
+  EXPECT_EQ(bad, 0u);
+  EXPECT_EQ(api.batches_created(), 2u);
+  EXPECT_EQ(api.submissions(input.custom_ids[0]), 2u) << "the fake counts each submission";
+
+  ASSERT_TRUE(unknown && !*unknown);
+  EXPECT_TRUE(unknown->error() == errc::not_found);
+  EXPECT_NE(unknown->error().message.find("getting batch batch_nope"), std::string::npos);
+  ASSERT_TRUE(missing_file && !*missing_file);
+  EXPECT_TRUE(missing_file->error() == errc::not_found);
+  EXPECT_NE(diag.message.find("downloading batch file file-nope"), std::string::npos) << diag.message;
+  EXPECT_NE(diag.remote.find("No such File object"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir.path / "nope.jsonl"));
+  ASSERT_TRUE(bad_id && !*bad_id);
+  EXPECT_TRUE(bad_id->error() == errc::bad_option);
 }

@@ -45,3 +45,4 @@
 #include <autointerp/tokenizer/impl/find_tokenizer.ipp>
 #include <autointerp/llm/impl/wire.ipp>
 #include <autointerp/llm/impl/client.ipp>
+#include <autointerp/batch/impl/batch_api.ipp>

@@ -5,6 +5,7 @@
 
 #include <autointerp/config.hpp>
 #include <autointerp/error.hpp>
+#include <autointerp/llm/api_request.hpp>
 #include <autointerp/llm/chat_request.hpp>
 #include <autointerp/llm/chat_response.hpp>
 #include <autointerp/llm/client_options.hpp>
@@ -57,6 +58,8 @@ AUTOINTERP_DECL boost::asio::awaitable<call_outcome<chat_response>> run_call(std
                                                                              chat_request req);
 AUTOINTERP_DECL boost::asio::awaitable<call_outcome<embedding_response>> run_call(std::shared_ptr<client_impl> impl,
                                                                                   embedding_request req);
+AUTOINTERP_DECL boost::asio::awaitable<call_outcome<api_response>> run_call(std::shared_ptr<client_impl> impl,
+                                                                            api_request req);
 
 /// Starts `run_call(impl, req)` on `ex` and completes `handler` with `(error_code, Response)`; a
 /// failed call delivers an empty response but for its `attempts`.
@@ -182,6 +185,33 @@ class client {
   template <class CompletionToken = boost::asio::deferred_t>
   auto async_embed(embedding_request const& request, diagnostics& diag, CompletionToken&& token = {}) {
     return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, embedding_response)>(
+        detail::call_initiation{}, token, &diag, impl_, ex_, request);
+  }
+
+  /// Sends one plain API call (`api_request`: the Files and Batch APIs), a body from memory and
+  /// optionally a file streamed from disk, the answer kept in memory or streamed to a file.
+  ///
+  /// The same client as `async_chat`: its pool, TLS, proxy, retry policy and budget (the same
+  /// statuses are retried; a retried upload sends the file again, a retried download writes it
+  /// afresh), rate budgets (one request, no tokens), the stop after a 402, and diagnostics naming
+  /// the host, the status and the fix. The spending budget and the chat router do not apply.
+  ///
+  /// - Handler signature: `void(error_code, api_response)`. On failure the response is empty but
+  ///   for `attempts`, and `diag` (when given) holds the text.
+  /// - Completion executor, lifetimes, cancellation, thread-safety: as `async_chat` (`request` is
+  ///   copied). A cancelled or failed download leaves no file at `download_to`.
+  /// - Errors (`errc`): those of `async_chat`; `unreadable_file` when `body_file` cannot be read,
+  ///   `write_failed` when `download_to` cannot be written (neither retried).
+  template <class CompletionToken = boost::asio::deferred_t>
+    requires(!std::is_same_v<std::decay_t<CompletionToken>, diagnostics>)
+  auto async_send(api_request const& request, CompletionToken&& token = {}) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, api_response)>(
+        detail::call_initiation{}, token, static_cast<diagnostics*>(nullptr), impl_, ex_, request);
+  }
+  /// `async_send` keeping the error's text in `diag`.
+  template <class CompletionToken = boost::asio::deferred_t>
+  auto async_send(api_request const& request, diagnostics& diag, CompletionToken&& token = {}) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, api_response)>(
         detail::call_initiation{}, token, &diag, impl_, ex_, request);
   }
 

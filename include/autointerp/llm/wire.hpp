@@ -9,6 +9,8 @@
 #include <autointerp/llm/embedding.hpp>
 #include <autointerp/llm/retry_policy.hpp>
 
+#include <boost/json/value.hpp>
+
 #include <chrono>
 #include <optional>
 #include <string>
@@ -50,6 +52,10 @@ AUTOINTERP_DECL std::string serialize_request(embedding_request const& r);
 /// code (retryable unless 400/401/402/403/404/422); invalid JSON is a retryable `bad_response`;
 /// `content: null` is a fatal `bad_response` that names the finish reason. Never throws.
 AUTOINTERP_DECL parse_outcome parse_chat_response(std::string_view body, wire_context const& ctx);
+
+/// `parse_chat_response` of an answer already parsed as JSON (a Batch API output line's
+/// `response.body`): the same checks and the same `chat_response`.
+AUTOINTERP_DECL parse_outcome parse_chat_answer(boost::json::value const& answer, wire_context const& ctx);
 
 /// Parses a 200 embeddings body for `request`: `data[i].embedding` (a list of numbers, or base64
 /// of little-endian float32), put in input order by `data[i].index`, usage and model. Errors in a

@@ -19,6 +19,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
+#include <boost/beast/http/file_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -28,7 +29,13 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <unistd.h>
+
 #include <array>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <list>
 #include <random>
 #include <vector>
@@ -135,6 +142,10 @@ struct client_impl {
   /// Each call's header block up to "Content-Length: " (they hold the key: never printed).
   std::string chat_head;        ///< POST {base path}/chat/completions
   std::string embeddings_head;  ///< POST {base path}/embeddings
+  /// An API call's header block is `METHOD path HTTP/1.1`, `head_start`, its Content-Type, then
+  /// `head_end` (up to "Content-Length: "); the chat and embeddings blocks are made the same way.
+  std::string head_start;
+  std::string head_end;
   std::optional<asio::ssl::context> ssl;
   std::optional<tcp::resolver::results_type> resolved;
   steady::time_point resolved_at{};
@@ -177,8 +188,8 @@ AUTOINTERP_DECL std::shared_ptr<client_impl> make_client_impl(asio::any_io_execu
     return s;
   }
   // The header blocks are the same for every request: build them once (cheaper than Beast's fields).
-  std::string head = "Host: " + s->host_header + "\r\nUser-Agent: " + o.user_agent +
-                     "\r\nContent-Type: application/json\r\nAccept: application/json\r\n";
+  s->head_start = "Host: " + s->host_header + "\r\nUser-Agent: " + o.user_agent + "\r\n";
+  std::string head = "Accept: application/json\r\n";
   if (!s->authorization.empty()) head += "Authorization: " + s->authorization + "\r\n";
   for (auto const& [name, value] : o.endpoint.headers) {
     if (name.empty() || has_crlf(name) || has_crlf(value) || name.find(':') != std::string::npos) {
@@ -189,8 +200,10 @@ AUTOINTERP_DECL std::shared_ptr<client_impl> make_client_impl(asio::any_io_execu
     head += name + ": " + value + "\r\n";
   }
   head += "Connection: keep-alive\r\nContent-Length: ";
-  s->chat_head = "POST " + s->target.path + "/chat/completions HTTP/1.1\r\n" + head;
-  s->embeddings_head = "POST " + s->target.path + "/embeddings HTTP/1.1\r\n" + head;
+  s->head_end = std::move(head);
+  std::string const json_head = s->head_start + "Content-Type: application/json\r\n" + s->head_end;
+  s->chat_head = "POST " + s->target.path + "/chat/completions HTTP/1.1\r\n" + json_head;
+  s->embeddings_head = "POST " + s->target.path + "/embeddings HTTP/1.1\r\n" + json_head;
   proxy_settings ps = o.proxy ? *o.proxy : proxy_from_environment(s->target.tls);
   auto proxy = select_proxy(s->target, ps);
   if (!proxy) {
@@ -254,7 +267,7 @@ inline bool closed_by_peer(error_code ec) {
 
 /// The outcome of one attempt: a 200 answer to parse, a failure, or cancellation.
 struct attempt_outcome {
-  std::optional<std::string> body;  ///< the body of a 200 answer
+  std::optional<std::string> body;  ///< the body of a 200 answer (empty when it was downloaded to a file)
   std::optional<std::chrono::milliseconds> server_delay;  ///< its delay headers, for a 200 body that is a failure
   attempt_failure failure;
   bool cancelled = false;
@@ -455,6 +468,19 @@ inline void release_connection(client_impl& s, connection_ptr c, bool keep) {
   s.pool_waiters.notify_one();
 }
 
+/// A read's error, except a TLS stream truncated at the end of a body that runs to the end of the
+/// connection: the server skipped TLS close_notify, common and harmless here, since HTTP itself
+/// delimits nothing else.
+template <class Parser>
+error_code read_error(error_code rec, Parser& p) {
+  if (rec == asio::ssl::error::stream_truncated && p.is_header_done() && !p.content_length() && !p.chunked()) {
+    error_code eof_ec;
+    p.put_eof(eof_ec);
+    return eof_ec;
+  }
+  return rec;
+}
+
 template <class Stream, class Parser>
 asio::awaitable<error_code> exchange(Stream& stream, beast::flat_buffer& buffer, std::array<asio::const_buffer, 2> req, Parser& p) {
   auto [wec, wn] = co_await asio::async_write(stream, req, nothrow_awaitable);
@@ -462,20 +488,136 @@ asio::awaitable<error_code> exchange(Stream& stream, beast::flat_buffer& buffer,
   if (wec) co_return wec;
   auto [rec, rn] = co_await http::async_read(stream, buffer, p, nothrow_awaitable);
   (void)rn;
-  if (rec == asio::ssl::error::stream_truncated && p.is_header_done() && !p.content_length() && !p.chunked()) {
-    // The body runs to the end of the connection and the server skipped TLS close_notify:
-    // common and harmless here, since HTTP itself delimits nothing else.
-    error_code eof_ec;
-    p.put_eof(eof_ec);
-    co_return eof_ec;
+  co_return read_error(rec, p);
+}
+
+/// What an API call adds to an attempt: a file streamed after the body, a download target, a
+/// timeout of its own. Views into the request, which the caller keeps alive.
+struct transfer {
+  std::filesystem::path const* body_file = nullptr;  ///< null: no file
+  std::string_view body_suffix;
+  std::filesystem::path const* download_to = nullptr;  ///< null: the answer stays in memory
+  std::chrono::milliseconds timeout{0};                ///< 0: the client's timeouts.request
+};
+
+/// What an exchange with a transfer brought back.
+struct transfer_result {
+  error_code ec;                           ///< transport error
+  std::optional<attempt_failure> local;    ///< a local file could not be read or written (not retried)
+  bool got_some = false;
+  unsigned status = 0;
+  bool keep = false;
+  std::optional<std::chrono::milliseconds> delay;
+  std::string body;
+};
+
+inline attempt_failure local_file_failure(errc code, std::string message, std::string why) {
+  attempt_failure f;
+  f.kind = failure_kind::fatal;
+  f.error = make_error(code, std::move(message), std::move(why));
+  return f;
+}
+
+template <class Response>
+void take_header(transfer_result& r, Response const& res) {
+  r.status = res.result_int();
+  r.delay = parse_retry_after(res["retry-after-ms"], res[http::field::retry_after], std::chrono::system_clock::now());
+}
+
+/// Writes `head` and the body (streaming `x.body_file` from disk in 64 KiB chunks), reads the
+/// header, then the body into memory or, for a 200 with `x.download_to`, into a temporary file
+/// renamed into place once the whole body has arrived.
+template <class Stream>
+asio::awaitable<transfer_result> exchange_transfer(Stream& stream, beast::flat_buffer& buffer, std::string const& head,
+                                                   std::string_view body, transfer const& x, std::size_t max_body) {
+  transfer_result r;
+  std::array<asio::const_buffer, 2> req{asio::buffer(head), asio::buffer(body.data(), body.size())};
+  auto [wec, wn] = co_await asio::async_write(stream, req, nothrow_awaitable);
+  (void)wn;
+  if (wec) {
+    r.ec = wec;
+    co_return r;
   }
-  co_return rec;
+  if (x.body_file) {
+    std::ifstream in(*x.body_file, std::ios::binary);
+    std::vector<char> chunk(64 * 1024);
+    while (in) {
+      in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+      auto n = static_cast<std::size_t>(in.gcount());
+      if (n == 0) break;
+      auto [fec, fn] = co_await asio::async_write(stream, asio::buffer(chunk.data(), n), nothrow_awaitable);
+      (void)fn;
+      if (fec) {
+        r.ec = fec;
+        co_return r;
+      }
+    }
+    if (in.bad() || !in.eof()) {
+      r.local = local_file_failure(errc::unreadable_file, "cannot read " + x.body_file->string() + " while sending it; check the file",
+                                   std::strerror(errno));
+      co_return r;
+    }
+    auto [sec, sn] = co_await asio::async_write(stream, asio::buffer(x.body_suffix.data(), x.body_suffix.size()), nothrow_awaitable);
+    (void)sn;
+    if (sec) {
+      r.ec = sec;
+      co_return r;
+    }
+  }
+  http::response_parser<http::string_body> p;
+  p.body_limit(max_body);
+  p.header_limit(64 * 1024);
+  auto [hec, hn] = co_await http::async_read_header(stream, buffer, p, nothrow_awaitable);
+  (void)hn;
+  r.got_some = p.got_some();
+  if (hec) {
+    r.ec = hec;
+    co_return r;
+  }
+  if (p.get().result_int() == 200 && x.download_to) {
+    http::response_parser<http::file_body> fp(std::move(p));
+    fp.body_limit(boost::none);  // a download is as large as the file: max_response_bytes is for answers held in memory
+    auto part = *x.download_to;
+    part += ".part." + std::to_string(::getpid());
+    error_code oec;
+    fp.get().body().open(part.c_str(), beast::file_mode::write, oec);
+    if (oec) {
+      r.local = local_file_failure(errc::write_failed, "cannot create " + part.string() + " for the download; check that the folder is writable",
+                                   oec.message());
+      co_return r;
+    }
+    auto [rec, rn] = co_await http::async_read(stream, buffer, fp, nothrow_awaitable);
+    (void)rn;
+    r.ec = read_error(rec, fp);
+    error_code cec;
+    fp.get().body().file().close(cec);
+    std::error_code fsec;
+    if (!r.ec && cec)
+      r.local = local_file_failure(errc::write_failed, "cannot write " + part.string() + "; check free disk space", cec.message());
+    if (!r.ec && !r.local) {
+      std::filesystem::rename(part, *x.download_to, fsec);
+      if (fsec)
+        r.local = local_file_failure(errc::write_failed, "cannot rename the download into " + x.download_to->string(), fsec.message());
+    }
+    if (r.ec || r.local) std::filesystem::remove(part, fsec);
+    take_header(r, fp.get());
+    r.keep = fp.get().keep_alive() && fp.is_done();
+    co_return r;
+  }
+  auto [rec, rn] = co_await http::async_read(stream, buffer, p, nothrow_awaitable);
+  (void)rn;
+  r.ec = read_error(rec, p);
+  take_header(r, p.get());
+  r.keep = p.get().keep_alive() && p.is_done();
+  r.body = std::move(p.get().body());
+  co_return r;
 }
 
 /// Sends `head` (a request's header block up to "Content-Length: ") and `body` once, on a pooled
 /// connection; a non-200 status is classified here, a 200 body is left to the caller to parse.
 inline asio::awaitable<attempt_outcome> attempt(client_impl& s, std::string const& head_prefix, std::string const& body,
-                                                wire_context const& ctx) {
+                                                wire_context const& ctx, transfer const* x = nullptr) {
+  auto const timeout = x && x->timeout.count() > 0 ? x->timeout : s.opt.timeouts.request;
   attempt_outcome out;
   bool reconnected = false;
   for (;;) {
@@ -489,18 +631,30 @@ inline asio::awaitable<attempt_outcome> attempt(client_impl& s, std::string cons
     bool reused = c->requests > 0;
     ++s.counters.attempts;
 
+    std::uint64_t length = body.size();
+    if (x && x->body_file) {
+      std::error_code fec;
+      auto size = std::filesystem::file_size(*x->body_file, fec);
+      if (fec) {
+        release_connection(s, std::move(c), true);
+        out.failure = local_file_failure(errc::unreadable_file, "cannot read " + x->body_file->string() + " to send it; check the path",
+                                         fec.message());
+        co_return out;
+      }
+      length += size + x->body_suffix.size();
+    }
     std::string head = head_prefix;
-    head += std::to_string(body.size());
+    head += std::to_string(length);
     head += "\r\n\r\n";
     std::array<asio::const_buffer, 2> req{asio::buffer(head), asio::buffer(body)};
 
     http::response_parser<http::string_body> p;
     p.body_limit(s.opt.max_response_bytes);
     p.header_limit(64 * 1024);
-    if (s.opt.timeouts.request.count() > 0) {
+    if (timeout.count() > 0) {
       c->armed = true;
       c->timed_out = false;
-      c->deadline.expires_after(s.opt.timeouts.request);
+      c->deadline.expires_after(timeout);
       c->deadline.async_wait([w = std::weak_ptr<connection>(c), gen = ++c->generation](error_code ec) {
         if (ec) return;
         if (auto conn = w.lock(); conn && conn->armed && conn->generation == gen) {
@@ -509,14 +663,27 @@ inline asio::awaitable<attempt_outcome> attempt(client_impl& s, std::string cons
         }
       });
     }
-    error_code ec = c->tls ? co_await exchange(*c->tls, c->buffer, req, p) : co_await exchange(*c->plain, c->buffer, req, p);
+    error_code ec;
+    std::optional<transfer_result> tr;
+    if (!x) {
+      ec = c->tls ? co_await exchange(*c->tls, c->buffer, req, p) : co_await exchange(*c->plain, c->buffer, req, p);
+    } else {
+      tr = c->tls ? co_await exchange_transfer(*c->tls, c->buffer, head, body, *x, s.opt.max_response_bytes)
+                  : co_await exchange_transfer(*c->plain, c->buffer, head, body, *x, s.opt.max_response_bytes);
+      ec = tr->ec;
+    }
     if (c->armed) {
       c->armed = false;
       c->deadline.cancel();
     }
     if (c->timed_out) ec = beast::error::timeout;
+    if (tr && tr->local && !ec) {
+      release_connection(s, std::move(c), false);  // the request or the answer was left half done
+      out.failure = std::move(*tr->local);
+      co_return out;
+    }
     if (ec) {
-      bool got_some = p.got_some();
+      bool got_some = tr ? tr->got_some : p.got_some();
       release_connection(s, std::move(c), false);
       if (is_cancelled_now(co_await asio::this_coro::cancellation_state)) {
         out.cancelled = true;
@@ -532,14 +699,25 @@ inline asio::awaitable<attempt_outcome> attempt(client_impl& s, std::string cons
         --s.counters.attempts;
         continue;
       }
-      out.failure = transport_failure(s, "request", ec, s.opt.timeouts.request);
+      out.failure = transport_failure(s, "request", ec, timeout);
       co_return out;
     }
-    auto& res = p.get();
-    unsigned status = res.result_int();
-    bool keep = res.keep_alive() && p.is_done();
-    auto delay = parse_retry_after(res["retry-after-ms"], res[http::field::retry_after], std::chrono::system_clock::now());
-    std::string text = std::move(res.body());
+    unsigned status = 0;
+    bool keep = false;
+    std::optional<std::chrono::milliseconds> delay;
+    std::string text;
+    if (tr) {
+      status = tr->status;
+      keep = tr->keep;
+      delay = tr->delay;
+      text = std::move(tr->body);
+    } else {
+      auto& res = p.get();
+      status = res.result_int();
+      keep = res.keep_alive() && p.is_done();
+      delay = parse_retry_after(res["retry-after-ms"], res[http::field::retry_after], std::chrono::system_clock::now());
+      text = std::move(res.body());
+    }
     release_connection(s, std::move(c), keep);
     if (status == 200) {
       out.body = std::move(text);
@@ -572,6 +750,7 @@ struct prepared_call {
   std::string body;
   wire_context ctx;
   std::uint64_t charge = 0;     ///< tokens charged up front to the rate budget
+  transfer const* extra = nullptr;  ///< an API call's file, download and timeout; null for chats and embeddings
 };
 
 inline error cancelled_error(client_impl const& s, std::string_view noun) {
@@ -611,7 +790,7 @@ asio::awaitable<result<Response>> run_attempts(std::shared_ptr<client_impl> self
     }
     rs.on_attempt(&s.budget);
     attempts = rs.attempts();
-    attempt_outcome out = co_await attempt(s, *call.head, call.body, call.ctx);
+    attempt_outcome out = co_await attempt(s, *call.head, call.body, call.ctx, call.extra);
     std::optional<Response> response;
     if (out.body) {
       parse_result<Response> parsed = parse(*out.body);
@@ -691,6 +870,24 @@ struct embedding_parser {
   }
 };
 
+// An API call's 200 body: kept as is, parsed when it must be JSON (a garbled body is retried, an
+// error inside a 200 is classified, as for chats).
+struct api_parser {
+  bool expect_json = true;
+  wire_context ctx;
+  parse_result<api_response> operator()(std::string_view body) const {
+    api_response r;
+    if (expect_json) {
+      auto v = read_200_body(body, ctx);
+      if (!v) return v.error();
+      r.json = std::move(*v);
+    }
+    r.body = std::string(body);
+    r.body_bytes = body.size();
+    return r;
+  }
+};
+
 // What a call spends: admitted against the job's budget before it starts, priced (when the
 // server sent no cost) and settled after.
 struct spending {
@@ -763,6 +960,46 @@ AUTOINTERP_DECL asio::awaitable<call_outcome<embedding_response>> run_call(std::
   auto run = run_prepared<embedding_response>(std::move(self), call, embedding_parser{&req, call.ctx});
   auto out = co_await std::move(run);
   settle_call(*sp, out.response ? &out.response->usage : nullptr);
+  co_return out;
+}
+
+/// Whether `v` may stand in a request line: no spaces, no control characters.
+inline bool is_plain_target(std::string_view v) noexcept {
+  for (char ch : v)
+    if (static_cast<unsigned char>(ch) <= 0x20 || ch == 0x7f) return false;
+  return true;
+}
+
+AUTOINTERP_DECL asio::awaitable<call_outcome<api_response>> run_call(std::shared_ptr<client_impl> self, api_request req) {
+  if (req.path.empty() || req.path.front() != '/' || !is_plain_target(req.path) ||
+      req.content_type.find_first_of("\r\n") != std::string::npos)
+    co_return call_outcome<api_response>{
+        make_error(errc::bad_option, "the " + req.noun + " request path '" + one_line(req.path, {}, 80) +
+                                         "' or its content type is not valid in HTTP; it must start with '/' and hold no spaces"),
+        0};
+  std::string head = std::string(req.method == api_method::get ? "GET " : "POST ") + self->target.path + req.path +
+                     " HTTP/1.1\r\n" + self->head_start;
+  if (!req.content_type.empty()) head += "Content-Type: " + req.content_type + "\r\n";
+  head += self->head_end;
+  transfer x;
+  if (!req.body_file.empty()) x.body_file = &req.body_file;
+  x.body_suffix = req.body_suffix;
+  if (!req.download_to.empty()) x.download_to = &req.download_to;
+  x.timeout = req.timeout;
+  prepared_call call;
+  call.noun = req.noun;
+  call.head = &head;
+  call.body = std::move(req.body);
+  call.ctx = self->context("");
+  call.charge = 0;  // no tokens: only the requests-per-minute and in-flight budgets apply
+  call.extra = &x;
+  auto run = run_prepared<api_response>(self, call, api_parser{req.expect_json && req.download_to.empty(), call.ctx});
+  auto out = co_await std::move(run);
+  if (out.response && !req.download_to.empty()) {
+    std::error_code ec;
+    auto size = std::filesystem::file_size(req.download_to, ec);
+    out.response->body_bytes = ec ? 0 : size;
+  }
   co_return out;
 }
 

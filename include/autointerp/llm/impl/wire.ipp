@@ -120,6 +120,8 @@ inline attempt_failure failure_in_200(wire_context const& ctx, errc code, failur
 
 /// A 200 body as JSON, or its failure: not a JSON object (retryable: a proxy or the provider
 /// garbled it), or OpenRouter's error inside a 200 (classified by its code).
+inline std::optional<attempt_failure> error_in_200(boost::json::value const& v, wire_context const& ctx);
+
 inline parse_result<boost::json::value> read_200_body(std::string_view body, wire_context const& ctx) {
   boost::system::error_code ec;
   boost::json::value v = boost::json::parse(body, ec);
@@ -127,6 +129,12 @@ inline parse_result<boost::json::value> read_200_body(std::string_view body, wir
     return failure_in_200(ctx, errc::bad_response, failure_kind::retryable,
                           "the answer is not a JSON object (" + ec.message() + "); a proxy or the provider garbled it",
                           one_line(body, ctx.api_key, 200));
+  if (auto f = error_in_200(v, ctx)) return std::move(*f);
+  return v;
+}
+
+/// OpenRouter's error inside a 200 answer, classified by its code; nothing when there is none.
+inline std::optional<attempt_failure> error_in_200(boost::json::value const& v, wire_context const& ctx) {
   if (auto const* err = find(v, "error"); err && !err->is_null()) {
     unsigned code = error_code_number(*err);
     auto d = describe(code ? code : 502, ctx);
@@ -138,7 +146,7 @@ inline parse_result<boost::json::value> read_200_body(std::string_view body, wir
                                 ": " + d.what, one_line(remote_from_json(v), ctx.api_key));
     return f;
   }
-  return v;
+  return std::nullopt;
 }
 
 /// The "usage" object of an answer; total_tokens defaults to prompt + completion.
@@ -282,17 +290,35 @@ AUTOINTERP_DECL attempt_failure classify_status(unsigned status, std::string_vie
   return f;
 }
 
+namespace detail {
+/// A chat answer already parsed as JSON (and free of an error) read into a `chat_response`.
+/// `body` is its text for messages; empty, the value is serialized when a message needs it.
+inline parse_outcome chat_from_json(boost::json::value const& v, std::string_view body, wire_context const& ctx);
+}  // namespace detail
+
 AUTOINTERP_DECL parse_outcome parse_chat_response(std::string_view body, wire_context const& ctx) {
+  auto read = detail::read_200_body(body, ctx);
+  if (!read) return read.error();
+  return detail::chat_from_json(*read, body, ctx);
+}
+
+AUTOINTERP_DECL parse_outcome parse_chat_answer(boost::json::value const& answer, wire_context const& ctx) {
+  if (!answer.is_object())
+    return detail::failure_in_200(ctx, errc::bad_response, failure_kind::retryable,
+                                  "the answer is not a JSON object; a proxy or the provider garbled it",
+                                  one_line(boost::json::serialize(answer), ctx.api_key, 200));
+  if (auto f = detail::error_in_200(answer, ctx)) return std::move(*f);
+  return detail::chat_from_json(answer, {}, ctx);
+}
+
+inline parse_outcome detail::chat_from_json(boost::json::value const& v, std::string_view body, wire_context const& ctx) {
   auto fail = [&](errc code, failure_kind kind, std::string what, std::string remote = {}) {
     return detail::failure_in_200(ctx, code, kind, std::move(what), std::move(remote));
   };
-  auto read = detail::read_200_body(body, ctx);
-  if (!read) return read.error();
-  boost::json::value const& v = *read;
   auto const* choices = detail::find(v, "choices");
   if (!choices || !choices->is_array() || choices->get_array().empty())
     return fail(errc::bad_response, failure_kind::retryable, "the answer has no choices; the provider sent an empty completion",
-                one_line(body, ctx.api_key, 200));
+                one_line(body.empty() ? std::string_view(boost::json::serialize(v)) : body, ctx.api_key, 200));
   auto const& choice = choices->get_array().front();
   if (auto const* err = detail::find(choice, "error"); err && !err->is_null()) {
     // OpenRouter: the model failed mid-generation; the choice carries the error.
