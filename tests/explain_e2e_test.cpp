@@ -44,6 +44,7 @@
 #include <sstream>
 
 #include "fake_answers.hpp"
+#include "fake_batch_api.hpp"
 #include "fake_llm_server.hpp"
 #include "test_paths.hpp"
 
@@ -885,8 +886,9 @@ std::pair<int, std::string> run_program(std::vector<std::string> const& args, st
 }
 
 // Runs `args` and kills it (SIGKILL) once `file` holds more than `bytes` bytes.
-void kill_once_written(std::vector<std::string> const& args, std::filesystem::path const& file, std::uintmax_t bytes) {
-  auto c = spawn(args);
+void kill_once_written(std::vector<std::string> const& args, std::filesystem::path const& file, std::uintmax_t bytes,
+                       std::vector<std::string> extra_env = {}) {
+  auto c = spawn(args, std::move(extra_env));
   for (int i = 0; i < 3000; ++i) {
     std::error_code ec;
     if (std::filesystem::exists(file, ec) && std::filesystem::file_size(file, ec) > bytes) break;
@@ -1774,5 +1776,107 @@ TEST(cost_cli, dry_run_estimate_is_within_ten_percent_of_what_the_fake_then_repo
   double const est_total = est_prompt + est.at("completion_tokens").to_number<double>();
   EXPECT_TRUE(near(est_total, static_cast<double>(used.prompt + used.completion))) << est_total;
   EXPECT_EQ(est.at("calls").to_number<std::size_t>(), fake.meter.calls());
+  std::filesystem::remove_all(out);
+}
+
+// OpenAI's Batch API (`--provider openai-batch`) against the fake: files, batches whose statuses
+// move on a timer, a share of requests failing.
+namespace {
+
+struct batch_server {
+  ai::testing::fake_batch_api api;
+  asio::io_context io;
+  fake_llm_server server;
+  asio::executor_work_guard<asio::io_context::executor_type> guard;
+  std::thread thread;
+
+  explicit batch_server(ai::testing::fake_batch_settings s)
+      : api(std::move(s)), server(io.get_executor(), api.handler()), guard(asio::make_work_guard(io)),
+        thread([this] { io.run(); }) {}
+  ~batch_server() {
+    server.stop();
+    guard.reset();
+    thread.join();
+  }
+};
+
+// Every latent of 0..n-1 with enough examples explained once and scored by `scorer` once.
+void expect_explained_and_scored(std::filesystem::path const& out, std::uint32_t n, char const* scorer) {
+  std::set<std::uint32_t> explained, scored, skipped;
+  std::map<std::pair<std::string, std::uint32_t>, int> finished;
+  for (auto const& row : run_lines(out)) {
+    auto const latent = static_cast<std::uint32_t>(row.at("latent").as_int64());
+    auto const status = std::string(row.at("status").as_string());
+    auto const stage = row.contains("stage") ? std::string(row.at("stage").as_string()) : std::string("explain");
+    if (status == "explained") explained.insert(latent);
+    if (status == "scored") scored.insert(latent);
+    if (status == "skipped") skipped.insert(latent);
+    if (status == "explained" || status == "scored") ++finished[{stage, latent}];
+    EXPECT_NE(status, "failed") << boost::json::serialize(row);
+  }
+  EXPECT_EQ(explained.size() + skipped.size(), n);
+  EXPECT_EQ(scored, explained);
+  for (auto const& [key, times] : finished) EXPECT_EQ(times, 1) << key.first << " " << key.second;
+  for (auto latent : explained) {
+    EXPECT_TRUE(std::filesystem::exists(out / "explanations" / ("layers.6_latent" + std::to_string(latent) + ".txt")));
+    EXPECT_TRUE(std::filesystem::exists(out / "scores" / scorer / ("layers.6_latent" + std::to_string(latent) + ".txt")));
+  }
+}
+
+std::vector<std::string> batch_args(std::string const& base_url, std::filesystem::path const& out) {
+  return {AUTOINTERP_CLI_EXE, "explain", cache_dir, "--latents", "0-199", "--min-examples", "5", "--scorers", "detection",
+          "--provider", "openai-batch", "--base-url", base_url, "--model", "fake", "--batch-poll-interval", "0.02",
+          "--concurrency", "16", "--batch-max-requests", "500", "--out", out.string()};
+}
+
+}  // namespace
+
+TEST(batch_cli, explains_and_scores_200_latents_sending_each_request_until_it_succeeds_and_never_after) {
+  ai::testing::fake_batch_settings settings;
+  settings.fail_fraction = 0.1;  // answered with a 500 the first time: the next round sends them again
+  batch_server fake(settings);
+  auto out = fresh_dir("cli_batch");
+  auto [code, text] = run_program(batch_args(fake.server.base_url(), out), {"OPENAI_API_KEY=sk-test"});
+  ASSERT_EQ(code, 0) << text;
+  expect_explained_and_scored(out, 200, "detection");
+  // Each request was answered once; the ones that failed were sent once more, none a third time.
+  EXPECT_EQ(fake.api.answered(), fake.api.distinct_requests());
+  EXPECT_EQ(fake.api.max_submissions(), 2u);
+  EXPECT_GE(fake.api.batches_created(), 4u);  // explain, its retry, detection (split at 500 requests), its retry
+  // What batches.jsonl says: every batch ended completed; its custom_ids name module, latent, stage, prompt.
+  std::set<std::string> ids;
+  std::map<std::string, std::string> status;
+  std::istringstream log(read(out / "batches.jsonl"));
+  for (std::string line; std::getline(log, line);) {
+    auto o = boost::json::parse(line).as_object();
+    status[std::string(o.at("batch_id").as_string())] = std::string(o.at("status").as_string());
+    if (o.contains("custom_ids"))
+      for (auto const& id : o.at("custom_ids").as_array()) ids.insert(std::string(id.as_string()));
+  }
+  for (auto const& [id, st] : status) EXPECT_EQ(st, "completed") << id;
+  EXPECT_TRUE(ids.contains("layers.6/0/explain/0")) << *ids.begin();
+  EXPECT_EQ(ids.size(), fake.api.distinct_requests());
+  // Usage came back through the batches: cached tokens too.
+  auto const sums = sum_run_lines(out);
+  EXPECT_GT(sums.prompt, 0u);
+  EXPECT_GT(sums.cached, 0u);
+  std::filesystem::remove_all(out);
+}
+
+TEST(batch_cli, killed_while_polling_then_resumed_polls_the_batch_it_submitted_instead_of_sending_it_again) {
+  ai::testing::fake_batch_settings settings;
+  settings.in_progress = std::chrono::milliseconds(1500);  // long enough to be killed while polling
+  batch_server fake(settings);
+  auto out = fresh_dir("cli_batch_kill");
+  auto args = batch_args(fake.server.base_url(), out);
+  kill_once_written(args, out / "batches.jsonl", 0, {"OPENAI_API_KEY=sk-test"});
+  auto const created_before = fake.api.batches_created();
+  EXPECT_GE(created_before, 1u);
+  args.push_back("--resume");
+  auto [code, text] = run_program(args, {"OPENAI_API_KEY=sk-test"});
+  ASSERT_EQ(code, 0) << text;
+  expect_explained_and_scored(out, 200, "detection");
+  EXPECT_EQ(fake.api.max_submissions(), 1u);  // nothing submitted before the kill was submitted again
+  EXPECT_EQ(fake.api.answered(), fake.api.distinct_requests());
   std::filesystem::remove_all(out);
 }

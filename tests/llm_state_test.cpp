@@ -862,7 +862,9 @@ TEST(batch_request_file, lines_carry_the_clients_own_body_and_files_split_at_the
     auto c = by_bytes.add(r.tag->custom_id(), r);
     ASSERT_TRUE(c);
     splits += c->has_value();
-    if (*c) EXPECT_LE((*c)->bytes, 2 * one + 1);
+    if (*c) {
+      EXPECT_LE((*c)->bytes, 2 * one + 1);
+    }
   }
   EXPECT_EQ(splits, 1u);
   auto other = tagged(9, "gpt-other");

@@ -3,6 +3,7 @@
 // scorers they run, and the job itself under the scheduler (progress on stderr, Ctrl-C drains then
 // cancels, the closing summary line and exit code).
 
+#include "batch_runner.hpp"
 #include "cache_selection.hpp"
 #include "record_args.hpp"
 
@@ -23,6 +24,7 @@
 #include <autointerp/score/simulation_scorer.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -69,6 +71,7 @@ struct job_args {
   std::optional<std::uint64_t> max_prompt_tokens;
   std::size_t estimate_explanation_chars = 100;
   bool json = false;  ///< dry runs: print the estimate as JSON
+  batch_args batch;   ///< --provider openai-batch
 
   bool wants_scorer(std::string_view name) const {
     for (std::size_t start = 0; start <= scorers.size();) {
@@ -90,7 +93,8 @@ inline void add_job_options(CLI::App* cmd, job_args& a, std::string const& verb)
   cmd->add_option("--out", a.out, "output folder: explanations/, scores/<scorer>/, run.jsonl (and prompts/ for dry runs)")
       ->required();
   cmd->add_option("--provider", a.provider,
-                  "openrouter, openai, local, stats or dry-run (default: openrouter when OPENROUTER_API_KEY is set, else stats)");
+                  "openrouter, openai, openai-batch (OpenAI's Batch API: half price, results within 24 h), local, "
+                  "stats or dry-run (default: openrouter when OPENROUTER_API_KEY is set, else stats)");
   cmd->add_option("--model", a.model, "model name sent to the provider");
   cmd->add_option("--base-url", a.base_url, "OpenAI-compatible base URL (required for local), e.g. http://127.0.0.1:8000/v1");
   cmd->add_option("--concurrency", a.concurrency, "LLM calls in flight (as many more latents are prepared ahead)")
@@ -133,12 +137,13 @@ inline void add_job_options(CLI::App* cmd, job_args& a, std::string const& verb)
                   "dry runs with --scorers: length of the placeholder explanation the scoring prompts hold")
       ->capture_default_str();
   cmd->add_flag("--json", a.json, "dry runs: print the estimate as one JSON object on stdout");
+  add_batch_options(cmd, a.batch);
   add_record_options(cmd, a.rec);
 }
 
 /// The provider a job uses.
 struct provider_choice {
-  std::string name;               ///< openrouter, openai, local, stats or dry-run
+  std::string name;               ///< openrouter, openai, openai-batch, local, stats or dry-run
   bool llm = false;               ///< an LLM is called
   bool chosen_by_default = false; ///< stats because no key is set: the job says so
 };
@@ -151,11 +156,12 @@ inline autointerp::result<provider_choice> choose_provider(job_args& a) {
     c.chosen_by_default = !(key && *key);
     c.name = c.chosen_by_default ? "stats" : "openrouter";
   }
-  c.llm = c.name == "openrouter" || c.name == "openai" || c.name == "local";
+  c.llm = c.name == "openrouter" || c.name == "openai" || c.name == "openai-batch" || c.name == "local";
   if (!c.llm && c.name != "stats" && c.name != "dry-run")
     return autointerp::make_error(autointerp::errc::bad_option,
-                                  "--provider '" + c.name + "': use openrouter, openai, local, stats or dry-run");
-  if (a.model.empty()) a.model = c.name == "openai" ? "gpt-4o-mini" : c.name == "local" ? "default" : "openai/gpt-4o-mini";
+                                  "--provider '" + c.name + "': use openrouter, openai, openai-batch, local, stats or dry-run");
+  if (a.model.empty())
+    a.model = c.name == "openai" || c.name == "openai-batch" ? "gpt-4o-mini" : c.name == "local" ? "default" : "openai/gpt-4o-mini";
   return c;
 }
 
@@ -367,9 +373,20 @@ inline int run_job(std::string_view command, job_args& a, stage_factory const& m
   std::shared_ptr<pl::dry_run_router> estimator;
   std::filesystem::path const job_out =
       estimating ? std::filesystem::path(a.out) / ".tmp" / ("dry-run." + std::to_string(::getpid())) : std::filesystem::path(a.out);
+  // OpenAI's Batch API: calls are answered from batches, between passes of the job (batch_runner.hpp).
+  std::optional<batch_context> batches;
+  if (provider->name == "openai-batch") {
+    if (a.wants_scorer("embedding"))
+      return usage("--scorers embedding with --provider openai-batch: embeddings are not batched; score them in a run of their own");
+    auto opened_batches = open_batches(a.out, a.resume, a.batch);
+    if (!opened_batches) return usage(opened_batches.error().what());
+    batches = std::move(*opened_batches);
+  }
   std::unique_ptr<ai::llm::client> client;
   if (provider->llm || estimating) {
-    auto ep = estimating ? ai::llm::preset("local", "http://127.0.0.1:9/v1") : ai::llm::preset(provider->name, a.base_url);
+    auto ep = estimating ? ai::llm::preset("local", "http://127.0.0.1:9/v1")
+              : batches  ? ai::llm::preset("openai", a.base_url)
+                         : ai::llm::preset(provider->name, a.base_url);
     if (!ep) return usage(ep.error().what());
     ai::llm::client_options co;
     co.endpoint = std::move(*ep);
@@ -382,6 +399,7 @@ inline int run_job(std::string_view command, job_args& a, stage_factory const& m
       co.router = estimator;
       co.budget = nullptr;
     }
+    if (batches) co.router = batches->router;
     client = std::make_unique<ai::llm::client>(io.get_executor(), std::move(co));
     if (auto const* e = client->config_error()) return usage(e->what());
   }
@@ -415,11 +433,15 @@ inline int run_job(std::string_view command, job_args& a, stage_factory const& m
                                 .records = {.records = a.rec.options, .neighbours = std::move(*neighbours)},
                                 .progress = stderr_progress(tty),
                                 .progress_interval = tty ? std::chrono::milliseconds(100) : std::chrono::seconds(10)};
-  auto job = pl::make_job(sources, options, *stages, latents.size());
-  if (!job) return usage(job.error().what());
-  if (options.resume) {  // a killed run may have left explanation files without their run.jsonl line
-    auto repaired = job->store->repair_run_log();
-    if (!repaired) return usage(repaired.error().what());
+  std::optional<pl::job> job;  // a batched job makes one per pass
+  if (!batches) {
+    auto made = pl::make_job(sources, options, *stages, latents.size());
+    if (!made) return usage(made.error().what());
+    job = std::move(*made);
+    if (options.resume) {  // a killed run may have left explanation files without their run.jsonl line
+      auto repaired = job->store->repair_run_log();
+      if (!repaired) return usage(repaired.error().what());
+    }
   }
 
   // First Ctrl-C (or SIGTERM): drain; second: cancel what is in flight.
@@ -443,16 +465,38 @@ inline int run_job(std::string_view command, job_args& a, stage_factory const& m
   ai::diagnostics diag;
   boost::system::error_code run_ec;
   auto const started = std::chrono::steady_clock::now();
-  pl::async_run(io.get_executor(), std::move(latents), job->hooks, pl::job_run_options(*stages, a.concurrency), diag,
-                asio::bind_cancellation_slot(stop.slot(), [&](boost::system::error_code ec, pl::run_summary s) {
-                  run_ec = ec;
-                  summary = std::move(s);
-                  signals.cancel();
-                  if (client) client->close_idle_connections();
-                  if (embedding_client) embedding_client->close_idle_connections();
-                }));
+  std::optional<ai::result<ai::batch::rounds_report>> rounds;
+  if (batches) {
+    batch_pass const pass{io.get_executor(), &sources, &options, &*stages, &latents, a.concurrency, &summary};
+    // A pass runs only the latents the previous one deferred: the finished and the skipped are not
+    // loaded again (nor are skipped latents' lines written once a pass).
+    auto tell = [](ai::batch::round_event const& e) { std::cerr << "autointerp: " << e.what << "\n"; };
+    asio::co_spawn(io, ai::batch::run_rounds(*client, *batches->log, *batches->router, batches->rounds, pass, tell),
+                   asio::bind_cancellation_slot(stop.slot(), [&](std::exception_ptr ep, ai::result<ai::batch::rounds_report> r) {
+                     rounds = ep ? ai::result<ai::batch::rounds_report>(ai::internal_error("the batch rounds")) : std::move(r);
+                     signals.cancel();
+                     client->close_idle_connections();
+                   }));
+  } else {
+    pl::async_run(io.get_executor(), std::move(latents), job->hooks, pl::job_run_options(*stages, a.concurrency), diag,
+                  asio::bind_cancellation_slot(stop.slot(), [&](boost::system::error_code ec, pl::run_summary s) {
+                    run_ec = ec;
+                    summary = std::move(s);
+                    signals.cancel();
+                    if (client) client->close_idle_connections();
+                    if (embedding_client) embedding_client->close_idle_connections();
+                  }));
+  }
   io.run();
-  job->progress->finish();
+  if (job) job->progress->finish();
+  if (rounds) {
+    if (!*rounds) return fail(command, rounds->error().what(), 1);
+    auto const& r = **rounds;
+    std::cerr << "autointerp: openai-batch: " << r.passes << " passes, " << r.batches_submitted << " batches ("
+              << r.requests_submitted << " requests) submitted, " << r.batches_polled << " polled; client-side work "
+              << r.pass_time.count() << " ms preparing and mapping, " << r.submit_time.count() << " ms submitting, "
+              << r.download_time.count() << " ms downloading; " << r.last_pass.failed << " requests failed\n";
+  }
   if (run_ec || !summary) return fail(command, run_ec ? diag.to_error(run_ec).what() : "the run did not complete", 1);
   auto const& s = *summary;
   if (estimator) {
@@ -493,7 +537,7 @@ inline int run_job(std::string_view command, job_args& a, stage_factory const& m
   }
   // A fatal error after a good start (key rejected, no credit, disk full) is a runtime failure: 1.
   if (s.stop == pl::stop_reason::fatal && s.fatal) return fail(command, "stopped: " + s.fatal->what(), 1);
-  if (s.failed > 0 || *job->write_error || s.stop != pl::stop_reason::completed) return 1;
+  if (s.failed > 0 || (job && *job->write_error) || s.stop != pl::stop_reason::completed || s.deferred > 0) return 1;
   return 0;
 }
 

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   cli::add_explain_command(app, run);
   cli::add_score_command(app, run);
   cli::add_summary_command(app, run);
+  cli::add_batches_command(app, run);
   cli::add_show_command(app, run);
   cli::add_report_command(app, run);
   app.add_subcommand("version", "print the version")->callback([&] {

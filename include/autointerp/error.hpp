@@ -73,6 +73,7 @@ enum class errc {
   retry_budget_exhausted, ///< too many retries across the batch; the outage is not retried further
   cancelled,            ///< the operation was cancelled
   budget_exhausted,     ///< a call would pass the job's --max-cost / --max-prompt-tokens budget; stops the job
+  deferred,             ///< the call's answer will come from a batch (OpenAI Batch API): the stage waits for a later pass
   // Explanation
   unparsed_answer,      ///< the LLM answered, but no explanation could be found in the text
   too_few_examples,     ///< the latent has fewer activating windows than min_examples
@@ -133,6 +134,7 @@ inline boost::system::error_category const& category() noexcept {
         case errc::retry_budget_exhausted: return "retry budget exhausted";
         case errc::cancelled: return "cancelled";
         case errc::budget_exhausted: return "budget reached";
+        case errc::deferred: return "deferred to a batch";
         case errc::unparsed_answer: return "answer not parsed";
         case errc::too_few_examples: return "too few examples";
         case errc::bad_score_file: return "bad score file";
@@ -267,7 +269,7 @@ constexpr std::optional<condition> area_of(errc e) noexcept {
     case errc::bad_request: case errc::unauthorized: case errc::payment_required: case errc::forbidden:
     case errc::not_found: case errc::rate_limited: case errc::server_error: case errc::provider_error:
     case errc::bad_response: case errc::response_too_large: case errc::retry_budget_exhausted:
-    case errc::unparsed_answer: case errc::budget_exhausted:
+    case errc::unparsed_answer: case errc::budget_exhausted: case errc::deferred:
       return condition::llm;
     case errc::write_failed: case errc::bad_score_file: return condition::output;
     case errc::cancelled: return condition::cancelled;

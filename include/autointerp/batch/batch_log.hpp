@@ -147,6 +147,14 @@ class batch_log {
     return nullptr;
   }
 
+  /// How many submitted batches listed `custom_id` (the rounds it was sent in, a restart's included).
+  std::size_t times_submitted(std::string_view custom_id) const {
+    auto h = detail::id_hash(custom_id);
+    std::size_t n = 0;
+    for (auto const& hashes : hashes_) n += std::binary_search(hashes.begin(), hashes.end(), h);
+    return n;
+  }
+
   /// Whether `custom_id` is in a submitted batch that did not fail: it ran, runs, or will run, so
   /// it must not be submitted again. For a batch that expired or was cancelled, only the requests
   /// with a line in its output file ran: look there before sending the others again.

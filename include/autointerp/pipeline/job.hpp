@@ -158,6 +158,10 @@ inline boost::asio::awaitable<latent_outcome> run_latent(job_sources const& src,
         o.error = internal_error("stage '" + std::string(stages[i]->name()) + "'");
       }
       o.stage = std::string(stages[i]->name());
+      if (o.error && *o.error == errc::deferred) {  // a batch will answer: nothing to save yet
+        out.status = latent_status::deferred;
+        break;
+      }
       if (o.latency.count() == 0)
         o.latency = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - stage_start);
       co_await save(src, store, id, o);

@@ -25,6 +25,7 @@ enum class latent_status {
   failed,     ///< an error stopped this latent (the run went on unless the error was fatal)
   skipped,    ///< deliberately not done (too few examples, dry run, nothing to score)
   scored,     ///< a scorer wrote its score file
+  deferred,   ///< waiting for a batch's answer (OpenAI Batch API); nothing saved, a later pass finishes it
 };
 
 /// The status's name in `run.jsonl`.
@@ -35,6 +36,7 @@ inline std::string_view to_string(latent_status s) noexcept {
     case latent_status::failed: return "failed";
     case latent_status::skipped: return "skipped";
     case latent_status::scored: return "scored";
+    case latent_status::deferred: return "deferred";
   }
   return "failed";
 }
@@ -42,7 +44,7 @@ inline std::string_view to_string(latent_status s) noexcept {
 /// The status named `name` (as `to_string` writes it), or nothing for an unknown name.
 inline std::optional<latent_status> parse_latent_status(std::string_view name) noexcept {
   for (auto s : {latent_status::explained, latent_status::unparsed, latent_status::failed, latent_status::skipped,
-                 latent_status::scored})
+                 latent_status::scored, latent_status::deferred})
     if (to_string(s) == name) return s;
   return std::nullopt;
 }

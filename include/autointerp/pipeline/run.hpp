@@ -70,13 +70,14 @@ enum class stop_reason {
 struct run_summary {
   std::size_t explained = 0, unparsed = 0, failed = 0, skipped = 0;
   std::size_t scored = 0;         ///< latents whose first stage was a scorer and scored
+  std::size_t deferred = 0;       ///< latents with a stage waiting for a batch's answer (a later pass finishes them)
   std::size_t already_done = 0;   ///< skipped because an earlier run finished them (resume)
   std::size_t max_in_flight = 0;  ///< the largest number of latents in flight at once
   token_usage usage;              ///< summed over all outcomes
   stop_reason stop = stop_reason::completed;
   std::optional<autointerp::error> fatal;  ///< the error that stopped the run when `stop == fatal`
 
-  std::size_t processed() const noexcept { return explained + unparsed + failed + skipped + scored; }
+  std::size_t processed() const noexcept { return explained + unparsed + failed + skipped + scored + deferred; }
 };
 
 namespace detail {
@@ -123,6 +124,7 @@ struct run_state {
       case latent_status::failed: ++summary.failed; break;
       case latent_status::skipped: ++summary.skipped; break;
       case latent_status::scored: ++summary.scored; break;
+      case latent_status::deferred: ++summary.deferred; break;
     }
     summary.usage += o.usage;
     if (o.status == latent_status::failed && o.error && is_fatal(*o.error) && !summary.fatal) {

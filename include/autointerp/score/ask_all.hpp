@@ -70,7 +70,7 @@ inline boost::asio::awaitable<asked_prompts> ask_all(llm::client& client, std::v
     std::vector<boost::asio::cancellation_signal> signals;
     std::size_t remaining = 0;
     asked_prompts out;
-    std::optional<autointerp::error> fatal, call_error;
+    std::optional<autointerp::error> fatal, deferred, call_error;
     bool cancelled = false;
   };
   auto st = std::make_shared<state>(co_await boost::asio::this_coro::executor);
@@ -97,6 +97,7 @@ inline boost::asio::awaitable<asked_prompts> ask_all(llm::client& client, std::v
         auto e = diag.to_error(ec);
         if (ec == errc::cancelled) st->cancelled = true;
         else if (is_fatal(e) && !st->fatal) st->fatal = e;
+        else if (e == errc::deferred) st->deferred = e;
         else if (!st->call_error) st->call_error = e;
         if (!st->out.first_problem) st->out.first_problem = std::move(e);
         ++st->out.failed;
@@ -141,6 +142,7 @@ inline boost::asio::awaitable<asked_prompts> ask_all(llm::client& client, std::v
   auto out = std::move(st->out);
   if (st->fatal) out.failure = st->fatal;
   else if (st->cancelled) out.failure = make_error(errc::cancelled, "scoring was cancelled");
+  else if (st->deferred) out.failure = st->deferred;  // the stage waits for its batch, whatever else failed
   else if (st->call_error) out.failure = st->call_error;
   co_return out;
 }

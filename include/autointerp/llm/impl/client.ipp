@@ -665,11 +665,24 @@ inline asio::awaitable<attempt_outcome> attempt(client_impl& s, std::string cons
     }
     error_code ec;
     std::optional<transfer_result> tr;
+    // if/else with named awaitables, not `?:` around co_await: g++ 12 miscompiles the conditional
+    // form here (it ran the TLS branch on a plain connection).
     if (!x) {
-      ec = c->tls ? co_await exchange(*c->tls, c->buffer, req, p) : co_await exchange(*c->plain, c->buffer, req, p);
+      if (c->tls) {
+        auto op = exchange(*c->tls, c->buffer, req, p);
+        ec = co_await std::move(op);
+      } else {
+        auto op = exchange(*c->plain, c->buffer, req, p);
+        ec = co_await std::move(op);
+      }
     } else {
-      tr = c->tls ? co_await exchange_transfer(*c->tls, c->buffer, head, body, *x, s.opt.max_response_bytes)
-                  : co_await exchange_transfer(*c->plain, c->buffer, head, body, *x, s.opt.max_response_bytes);
+      if (c->tls) {
+        auto op = exchange_transfer(*c->tls, c->buffer, head, body, *x, s.opt.max_response_bytes);
+        tr = co_await std::move(op);
+      } else {
+        auto op = exchange_transfer(*c->plain, c->buffer, head, body, *x, s.opt.max_response_bytes);
+        tr = co_await std::move(op);
+      }
       ec = tr->ec;
     }
     if (c->armed) {
