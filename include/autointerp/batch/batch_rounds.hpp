@@ -87,6 +87,10 @@ inline boost::asio::awaitable<result<void>> settle(llm::client& api, batch_log& 
                                                    std::function<void(round_event const&)> const& tell,
                                                    rounds_report& report) {
   auto unfinished = log.unfinished();
+  // A batch that ended before we learnt its result files (it was done when created, or a crash
+  // came between its end and our download) is polled once more for their ids.
+  for (auto const& b : log.batches())
+    if (has_results(b.status) && b.output_file_id.empty() && b.error_file_id.empty()) unfinished.push_back(b);
   report.batches_polled += unfinished.size();
   poll_schedule schedule(s.poll);
   boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
@@ -108,7 +112,7 @@ inline boost::asio::awaitable<result<void>> settle(llm::client& api, batch_log& 
         if (tell)
           tell({"batch " + b.batch_id + " (" + b.stage + "): " + std::string(to_string(got->status)) + " (" +
                 std::to_string(got->counts.completed) + "/" + std::to_string(got->counts.total) + " done, " +
-                std::to_string(got->counts.failed) + " failed)"});
+                std::to_string(got->counts.failed) + " failed)" + (got->errors.empty() ? "" : ": " + got->errors)});
       }
       if (!is_terminal(got->status)) still.push_back(*log.find(b.batch_id));
     }
@@ -188,6 +192,8 @@ inline boost::asio::awaitable<result<rounds_report>> run_rounds(llm::client& api
       rec.stage = f.stage;
       rec.status = created->status;
       if (auto r = log.record_submitted(rec, f.file.custom_ids); !r) co_return r.error();
+      if (tell && created->status == batch_status::failed)
+        tell({"batch " + created->id + " (" + f.stage + ") failed validation: " + created->errors});
       ++report.batches_submitted;
       report.requests_submitted += f.file.requests;
       requests += f.file.requests;
