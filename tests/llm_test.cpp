@@ -1337,6 +1337,56 @@ TEST(batch_api, a_round_trip_uploads_creates_polls_to_completed_downloads_and_re
   }
 }
 
+namespace {
+
+/// The cancel test's calls, as a named coroutine.
+struct cancel_scenario {
+  llm::client& c;
+  autointerp::testing::fake_batch_api& api;
+  batch::request_file_info const& input;
+  std::filesystem::path dir;
+  autointerp::testing::fake_batch_settings fs;
+  std::optional<result<batch::batch_object>> cancelling, cancelled, expired, unknown;
+  std::optional<result<std::uint64_t>> cancel_errors, expired_out, missing_file, bad_id;
+  std::vector<batch::batch_status> seen, seen2;
+  autointerp::diagnostics diag;
+
+  cancel_scenario(llm::client& cl, autointerp::testing::fake_batch_api& a, batch::request_file_info const& in,
+                  std::filesystem::path d, autointerp::testing::fake_batch_settings s)
+      : c(cl), api(a), input(in), dir(std::move(d)), fs(std::move(s)) {}
+
+  // Not inlined: g++ 12 -O2 inlining this frame's allocation into the caller reports a
+  // -Wmismatched-new-delete false positive inside Asio's frame allocator.
+  [[gnu::noinline]] asio::awaitable<void> run() {
+    auto up = co_await batch::async_upload_file(c, input.path, autointerp::as_result(asio::deferred));
+    if (!up) co_return;
+    auto b = co_await batch::async_create_batch(c, up->id, autointerp::as_result(asio::deferred));
+    if (!b) co_return;
+    cancelling = co_await batch::async_cancel_batch(c, b->id, autointerp::as_result(asio::deferred));
+    cancelled = co_await poll_to_end(c, b->id, seen);
+    if (*cancelled && !(*cancelled)->error_file_id.empty())
+      cancel_errors = co_await batch::async_download_file(c, (*cancelled)->error_file_id, dir / "cancel.err.jsonl",
+                                                          autointerp::as_result(asio::deferred));
+    // The next batch runs out of time with half of its requests done.
+    fs.in_progress = 2ms;
+    fs.expire = true;
+    fs.ran_share_when_cut = 0.5;
+    api.set_settings(fs);
+    auto b2 = co_await batch::async_create_batch(c, up->id, autointerp::as_result(asio::deferred));
+    if (!b2) co_return;
+    expired = co_await poll_to_end(c, b2->id, seen2);
+    if (*expired)
+      expired_out = co_await batch::async_download_file(c, (*expired)->output_file_id, dir / "expired.out.jsonl",
+                                                        autointerp::as_result(asio::deferred));
+    unknown = co_await batch::async_get_batch(c, "batch_nope", autointerp::as_result(asio::deferred));
+    missing_file = co_await batch::async_download_file(c, "file-nope", dir / "nope.jsonl", diag,
+                                                       autointerp::as_result(asio::deferred));
+    bad_id = co_await batch::async_download_file(c, "../etc/passwd", dir / "x.jsonl", autointerp::as_result(asio::deferred));
+  }
+};
+
+}  // namespace
+
 TEST(batch_api, cancel_expire_and_unknown_ids_come_back_as_statuses_and_errors) {
   batch_dir dir("batch-cancel");
   auto input = write_inputs(dir.path, "detection", 10);
@@ -1347,37 +1397,10 @@ TEST(batch_api, cancel_expire_and_unknown_ids_come_back_as_statuses_and_errors) 
   autointerp::testing::fake_batch_api api(fs);
   fake_llm_server server(io.get_executor(), api.handler());
   llm::client c(io.get_executor(), options_for(server));
-  std::optional<result<batch::batch_object>> cancelling, cancelled, expired, unknown;
-  std::optional<result<std::uint64_t>> cancel_errors, expired_out, missing_file, bad_id;
-  std::vector<batch::batch_status> seen, seen2;
-  autointerp::diagnostics diag;
-  run(io, [&]() -> asio::awaitable<void> {
-    auto up = co_await batch::async_upload_file(c, input.path, autointerp::as_result(asio::deferred));
-    if (!up) co_return;
-    auto b = co_await batch::async_create_batch(c, up->id, autointerp::as_result(asio::deferred));
-    if (!b) co_return;
-    cancelling = co_await batch::async_cancel_batch(c, b->id, autointerp::as_result(asio::deferred));
-    cancelled = co_await poll_to_end(c, b->id, seen);
-    if (*cancelled && !(*cancelled)->error_file_id.empty())
-      cancel_errors = co_await batch::async_download_file(c, (*cancelled)->error_file_id, dir.path / "cancel.err.jsonl",
-                                                          autointerp::as_result(asio::deferred));
-    // The next batch runs out of time with half of its requests done.
-    auto expiring = fs;
-    expiring.in_progress = 2ms;
-    expiring.expire = true;
-    expiring.ran_share_when_cut = 0.5;
-    api.set_settings(expiring);
-    auto b2 = co_await batch::async_create_batch(c, up->id, autointerp::as_result(asio::deferred));
-    if (!b2) co_return;
-    expired = co_await poll_to_end(c, b2->id, seen2);
-    if (*expired)
-      expired_out = co_await batch::async_download_file(c, (*expired)->output_file_id, dir.path / "expired.out.jsonl",
-                                                        autointerp::as_result(asio::deferred));
-    unknown = co_await batch::async_get_batch(c, "batch_nope", autointerp::as_result(asio::deferred));
-    missing_file = co_await batch::async_download_file(c, "file-nope", dir.path / "nope.jsonl", diag,
-                                                       autointerp::as_result(asio::deferred));
-    bad_id = co_await batch::async_download_file(c, "../etc/passwd", dir.path / "x.jsonl", autointerp::as_result(asio::deferred));
-  }, {[&] { server.stop(); }});
+  cancel_scenario sc{c, api, input, dir.path, fs};
+  run(io, [&] { return sc.run(); }, {[&] { server.stop(); }});
+  auto& [c_, api_, input_, dir_, fs_, cancelling, cancelled, expired, unknown, cancel_errors, expired_out, missing_file, bad_id,
+         seen, seen2, diag] = sc;
 
   ASSERT_TRUE(cancelling && *cancelling) << (cancelling ? cancelling->error().what() : "");
   EXPECT_EQ((*cancelling)->status, batch::batch_status::cancelling);

@@ -565,7 +565,11 @@ asio::awaitable<transfer_result> exchange_transfer(Stream& stream, beast::flat_b
     }
   }
   http::response_parser<http::string_body> p;
-  p.body_limit(max_body);
+  // The parser checks Content-Length against its limit when the header completes: a download
+  // reads the header without one, and an error answer gets max_body once it is known not to be
+  // the download.
+  if (x.download_to) p.body_limit(boost::none);
+  else p.body_limit(max_body);
   p.header_limit(64 * 1024);
   auto [hec, hn] = co_await http::async_read_header(stream, buffer, p, nothrow_awaitable);
   (void)hn;
@@ -573,6 +577,13 @@ asio::awaitable<transfer_result> exchange_transfer(Stream& stream, beast::flat_b
   if (hec) {
     r.ec = hec;
     co_return r;
+  }
+  if (x.download_to && p.get().result_int() != 200) {
+    if (p.content_length() && *p.content_length() > max_body) {
+      r.ec = http::error::body_limit;
+      co_return r;
+    }
+    p.body_limit(max_body);
   }
   if (p.get().result_int() == 200 && x.download_to) {
     http::response_parser<http::file_body> fp(std::move(p));
@@ -665,11 +676,16 @@ inline asio::awaitable<attempt_outcome> attempt(client_impl& s, std::string cons
     }
     error_code ec;
     std::optional<transfer_result> tr;
-    if (!x) {
-      ec = c->tls ? co_await exchange(*c->tls, c->buffer, req, p) : co_await exchange(*c->plain, c->buffer, req, p);
+    // One co_await per statement: g++ 12 miscompiles co_await inside a conditional expression here.
+    if (!x && c->tls) {
+      ec = co_await exchange(*c->tls, c->buffer, req, p);
+    } else if (!x) {
+      ec = co_await exchange(*c->plain, c->buffer, req, p);
+    } else if (c->tls) {
+      tr = co_await exchange_transfer(*c->tls, c->buffer, head, body, *x, s.opt.max_response_bytes);
+      ec = tr->ec;
     } else {
-      tr = c->tls ? co_await exchange_transfer(*c->tls, c->buffer, head, body, *x, s.opt.max_response_bytes)
-                  : co_await exchange_transfer(*c->plain, c->buffer, head, body, *x, s.opt.max_response_bytes);
+      tr = co_await exchange_transfer(*c->plain, c->buffer, head, body, *x, s.opt.max_response_bytes);
       ec = tr->ec;
     }
     if (c->armed) {
