@@ -1437,3 +1437,126 @@ TEST(batch_api, cancel_expire_and_unknown_ids_come_back_as_statuses_and_errors) 
   ASSERT_TRUE(bad_id && !*bad_id);
   EXPECT_TRUE(bad_id->error() == errc::bad_option);
 }
+
+namespace {
+
+/// Upload, create, poll and download over HTTPS, each as one call of the client.
+struct tls_round {
+  llm::client& c;
+  std::filesystem::path input, out;
+  std::optional<result<batch::file_object>> uploaded;
+  std::optional<result<batch::batch_object>> ended;
+  std::optional<result<std::uint64_t>> downloaded;
+  std::vector<batch::batch_status> seen;
+
+  tls_round(llm::client& cl, std::filesystem::path in, std::filesystem::path o) : c(cl), input(std::move(in)), out(std::move(o)) {}
+
+  [[gnu::noinline]] asio::awaitable<void> run() {  // noinline: see cancel_scenario
+    uploaded = co_await batch::async_upload_file(c, input, autointerp::as_result(asio::deferred));
+    if (!*uploaded) co_return;
+    auto b = co_await batch::async_create_batch(c, (*uploaded)->id, autointerp::as_result(asio::deferred));
+    if (!b) co_return;
+    ended = co_await poll_to_end(c, b->id, seen);
+    if (!*ended) co_return;
+    downloaded = co_await batch::async_download_file(c, (*ended)->output_file_id, out, autointerp::as_result(asio::deferred));
+  }
+};
+
+}  // namespace
+
+TEST(batch_api, uploads_and_downloads_stream_over_https_and_are_retried_like_chats) {
+  batch_dir dir("batch-tls");
+  // About 200 KB: the upload goes out in several 64 KiB chunks. The output stays under 16 KB: the
+  // fake server over TLS stalls writing a larger body (its SSL_write waits to read; not ours).
+  constexpr std::uint32_t n = 20;
+  batch::request_file_writer w(dir.path, "simulation");
+  for (std::uint32_t i = 0; i < n; ++i) {
+    auto r = request("Example 1: the <<word" + std::to_string(i) + ">> " + std::string(10000, 'z'));
+    r.tag = llm::call_tag{"layers.3", i, "simulation", 0, 0};
+    ASSERT_TRUE(w.add(r.tag->custom_id(), r));
+  }
+  auto input = w.close();
+  ASSERT_TRUE(input && *input);
+  ASSERT_GT((*input)->bytes, 2u * 64 * 1024);
+
+  asio::io_context io;
+  autointerp::testing::fake_batch_api api;
+  auto serve = api.handler();
+  int upload_posts = 0, content_gets = 0;
+  fake_llm_server server(io.get_executor(), [&](fake_request const& r) {
+    if (r.target == "/v1/files" && upload_posts++ == 0) return fake_reply::error(503, "overloaded, try again");
+    if (r.target.ends_with("/content") && content_gets++ == 0) return fake_reply::failure(fake_reply::action::truncated_body);
+    return serve(r);
+  }, autointerp::testing::fake_server_options::https());
+  llm::client c(io.get_executor(), options_for(server));
+  tls_round round(c, (*input)->path, dir.path / "simulation.out.jsonl");
+  llm::client_stats stats;
+  run(io, [&] { return round.run(); }, {[&] {
+        stats = c.stats();
+        server.stop();
+      }});
+
+  ASSERT_TRUE(round.uploaded && *round.uploaded) << (round.uploaded ? round.uploaded->error().what() : "");
+  EXPECT_EQ(upload_posts, 2) << "the 503 was retried";
+  EXPECT_EQ(api.uploads(), 1u);
+  EXPECT_EQ(api.file_content((*round.uploaded)->id), read_all((*input)->path));
+  ASSERT_TRUE(round.ended && *round.ended);
+  EXPECT_EQ((*round.ended)->status, batch::batch_status::completed);
+  ASSERT_TRUE(round.downloaded && *round.downloaded) << (round.downloaded ? round.downloaded->error().what() : "");
+  EXPECT_EQ(content_gets, 2) << "the cut download was retried";
+  EXPECT_EQ(stats.retries, 2u);
+  std::size_t bad = 0;
+  auto lines = read_results(dir.path / "simulation.out.jsonl", bad);
+  EXPECT_EQ(bad, 0u);
+  EXPECT_EQ(lines.size(), n);
+  EXPECT_EQ(**round.downloaded, std::filesystem::file_size(dir.path / "simulation.out.jsonl"));
+  for (auto const& e : std::filesystem::directory_iterator(dir.path))
+    EXPECT_EQ(e.path().string().find(".part."), std::string::npos) << "the cut download left no temporary";
+  EXPECT_EQ(api.max_submissions(), 1u);
+}
+
+namespace {
+
+/// Uploads `input`, then tries to create a batch over it.
+struct create_once {
+  llm::client& c;
+  std::filesystem::path input;
+  std::optional<result<batch::batch_object>> created;
+
+  create_once(llm::client& cl, std::filesystem::path in) : c(cl), input(std::move(in)) {}
+
+  [[gnu::noinline]] asio::awaitable<void> run() {  // noinline: see cancel_scenario
+    auto up = co_await batch::async_upload_file(c, input, autointerp::as_result(asio::deferred));
+    if (!up) co_return;
+    created = co_await batch::async_create_batch(c, up->id, autointerp::as_result(asio::deferred));
+  }
+};
+
+}  // namespace
+
+TEST(batch_api, a_creation_that_timed_out_after_it_was_sent_is_not_retried) {
+  batch_dir dir("batch-create");
+  auto input = write_inputs(dir.path, "explain", 3);
+  asio::io_context io;
+  autointerp::testing::fake_batch_api api;
+  auto serve = api.handler();
+  int creates = 0;
+  fake_llm_server server(io.get_executor(), [&](fake_request const& r) {
+    if (r.target == "/v1/batches") {
+      ++creates;
+      return fake_reply::failure(fake_reply::action::hang);  // the server got it; the answer never comes
+    }
+    return serve(r);
+  });
+  auto o = options_for(server);
+  o.timeouts.request = 100ms;
+  llm::client c(io.get_executor(), o);
+  create_once call(c, input.path);
+  run(io, [&] { return call.run(); }, {[&] { server.stop(); }});
+  ASSERT_TRUE(call.created);
+  ASSERT_FALSE(*call.created);
+  EXPECT_TRUE(call.created->error() == errc::timeout);
+  EXPECT_EQ(creates, 1) << "a second creation would bill every request twice";
+  EXPECT_NE(call.created->error().message.find("the batch may exist"), std::string::npos) << call.created->error().message;
+  EXPECT_NE(call.created->error().message.find("creating a batch over input file"), std::string::npos);
+}

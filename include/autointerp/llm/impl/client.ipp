@@ -498,11 +498,13 @@ struct transfer {
   std::string_view body_suffix;
   std::filesystem::path const* download_to = nullptr;  ///< null: the answer stays in memory
   std::chrono::milliseconds timeout{0};                ///< 0: the client's timeouts.request
+  bool retry_after_sent = true;                        ///< see api_request::retry_after_sent
 };
 
 /// What an exchange with a transfer brought back.
 struct transfer_result {
   error_code ec;                           ///< transport error
+  bool sent = false;                       ///< the whole request was written
   std::optional<attempt_failure> local;    ///< a local file could not be read or written (not retried)
   bool got_some = false;
   unsigned status = 0;
@@ -564,6 +566,7 @@ asio::awaitable<transfer_result> exchange_transfer(Stream& stream, beast::flat_b
       co_return r;
     }
   }
+  r.sent = true;
   http::response_parser<http::string_body> p;
   // The parser checks Content-Length against its limit when the header completes: a download
   // reads the header without one, and an error answer gets max_body once it is known not to be
@@ -716,6 +719,10 @@ inline asio::awaitable<attempt_outcome> attempt(client_impl& s, std::string cons
         continue;
       }
       out.failure = transport_failure(s, "request", ec, timeout);
+      if (tr && tr->sent && !x->retry_after_sent) {
+        out.failure.kind = failure_kind::fatal;  // the server may have acted on it: not twice
+        out.failure.error.message += "; not retried, because the server may have acted on the request";
+      }
       co_return out;
     }
     unsigned status = 0;
@@ -1002,6 +1009,7 @@ AUTOINTERP_DECL asio::awaitable<call_outcome<api_response>> run_call(std::shared
   x.body_suffix = req.body_suffix;
   if (!req.download_to.empty()) x.download_to = &req.download_to;
   x.timeout = req.timeout;
+  x.retry_after_sent = req.retry_after_sent;
   prepared_call call;
   call.noun = req.noun;
   call.head = &head;
