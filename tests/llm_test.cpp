@@ -1467,7 +1467,8 @@ struct tls_round {
 TEST(batch_api, uploads_and_downloads_stream_over_https_and_are_retried_like_chats) {
   batch_dir dir("batch-tls");
   // About 200 KB: the upload goes out in several 64 KiB chunks. The output stays under 16 KB: the
-  // fake server over TLS stalls writing a larger body (its SSL_write waits to read; not ours).
+  // fake server over TLS stalls writing a body larger than that (a 30 KB chat answer stalls too),
+  // a limit of the fake, not of the client.
   constexpr std::uint32_t n = 20;
   batch::request_file_writer w(dir.path, "simulation");
   for (std::uint32_t i = 0; i < n; ++i) {
