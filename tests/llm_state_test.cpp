@@ -873,7 +873,9 @@ TEST(batch_request_file, lines_carry_the_clients_own_body_and_files_split_at_the
   EXPECT_EQ((*c)->model, "gpt-test");
 
   // Refused: a repeated custom_id in one file, a line over the byte limit, no id.
-  auto dup = by_bytes.add(other.tag->custom_id(), other);
+  batch::request_file_writer fresh(dir.path / "d", "detection");
+  ASSERT_TRUE(fresh.add(other.tag->custom_id(), other));
+  auto dup = fresh.add(other.tag->custom_id(), other);
   ASSERT_FALSE(dup);
   EXPECT_TRUE(dup.error() == errc::bad_option);
   EXPECT_NE(dup.error().message.find("layers.3/9/explain/0"), std::string::npos);
@@ -1054,7 +1056,7 @@ TEST(batch_log, records_batches_reads_them_back_and_answers_what_to_poll_and_wha
   EXPECT_TRUE(reread->unfinished().size() == 1u && reread->unfinished()[0].batch_id == "batch_d");
   auto text = slurp(file);
   EXPECT_NE(text.find(R"("custom_ids":["m/1/explain/0","m/2/explain/0"])"), std::string::npos);
-  EXPECT_NE(text.find("compl)\n{"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"status\":\"compl\n{"), std::string::npos) << text;
 }
 
 TEST(batch_api_objects, parse_batches_files_and_make_the_upload_form) {

@@ -1337,6 +1337,56 @@ TEST(batch_api, a_round_trip_uploads_creates_polls_to_completed_downloads_and_re
   }
 }
 
+namespace {
+
+/// The cancel test's calls, as a named coroutine.
+struct cancel_scenario {
+  llm::client& c;
+  autointerp::testing::fake_batch_api& api;
+  batch::request_file_info const& input;
+  std::filesystem::path dir;
+  autointerp::testing::fake_batch_settings fs;
+  std::optional<result<batch::batch_object>> cancelling, cancelled, expired, unknown;
+  std::optional<result<std::uint64_t>> cancel_errors, expired_out, missing_file, bad_id;
+  std::vector<batch::batch_status> seen, seen2;
+  autointerp::diagnostics diag;
+
+  cancel_scenario(llm::client& cl, autointerp::testing::fake_batch_api& a, batch::request_file_info const& in,
+                  std::filesystem::path d, autointerp::testing::fake_batch_settings s)
+      : c(cl), api(a), input(in), dir(std::move(d)), fs(std::move(s)) {}
+
+  // Not inlined: g++ 12 -O2 inlining this frame's allocation into the caller reports a
+  // -Wmismatched-new-delete false positive inside Asio's frame allocator.
+  [[gnu::noinline]] asio::awaitable<void> run() {
+    auto up = co_await batch::async_upload_file(c, input.path, autointerp::as_result(asio::deferred));
+    if (!up) co_return;
+    auto b = co_await batch::async_create_batch(c, up->id, autointerp::as_result(asio::deferred));
+    if (!b) co_return;
+    cancelling = co_await batch::async_cancel_batch(c, b->id, autointerp::as_result(asio::deferred));
+    cancelled = co_await poll_to_end(c, b->id, seen);
+    if (*cancelled && !(*cancelled)->error_file_id.empty())
+      cancel_errors = co_await batch::async_download_file(c, (*cancelled)->error_file_id, dir / "cancel.err.jsonl",
+                                                          autointerp::as_result(asio::deferred));
+    // The next batch runs out of time with half of its requests done.
+    fs.in_progress = 2ms;
+    fs.expire = true;
+    fs.ran_share_when_cut = 0.5;
+    api.set_settings(fs);
+    auto b2 = co_await batch::async_create_batch(c, up->id, autointerp::as_result(asio::deferred));
+    if (!b2) co_return;
+    expired = co_await poll_to_end(c, b2->id, seen2);
+    if (*expired)
+      expired_out = co_await batch::async_download_file(c, (*expired)->output_file_id, dir / "expired.out.jsonl",
+                                                        autointerp::as_result(asio::deferred));
+    unknown = co_await batch::async_get_batch(c, "batch_nope", autointerp::as_result(asio::deferred));
+    missing_file = co_await batch::async_download_file(c, "file-nope", dir / "nope.jsonl", diag,
+                                                       autointerp::as_result(asio::deferred));
+    bad_id = co_await batch::async_download_file(c, "../etc/passwd", dir / "x.jsonl", autointerp::as_result(asio::deferred));
+  }
+};
+
+}  // namespace
+
 TEST(batch_api, cancel_expire_and_unknown_ids_come_back_as_statuses_and_errors) {
   batch_dir dir("batch-cancel");
   auto input = write_inputs(dir.path, "detection", 10);
@@ -1347,37 +1397,10 @@ TEST(batch_api, cancel_expire_and_unknown_ids_come_back_as_statuses_and_errors) 
   autointerp::testing::fake_batch_api api(fs);
   fake_llm_server server(io.get_executor(), api.handler());
   llm::client c(io.get_executor(), options_for(server));
-  std::optional<result<batch::batch_object>> cancelling, cancelled, expired, unknown;
-  std::optional<result<std::uint64_t>> cancel_errors, expired_out, missing_file, bad_id;
-  std::vector<batch::batch_status> seen, seen2;
-  autointerp::diagnostics diag;
-  run(io, [&]() -> asio::awaitable<void> {
-    auto up = co_await batch::async_upload_file(c, input.path, autointerp::as_result(asio::deferred));
-    if (!up) co_return;
-    auto b = co_await batch::async_create_batch(c, up->id, autointerp::as_result(asio::deferred));
-    if (!b) co_return;
-    cancelling = co_await batch::async_cancel_batch(c, b->id, autointerp::as_result(asio::deferred));
-    cancelled = co_await poll_to_end(c, b->id, seen);
-    if (*cancelled && !(*cancelled)->error_file_id.empty())
-      cancel_errors = co_await batch::async_download_file(c, (*cancelled)->error_file_id, dir.path / "cancel.err.jsonl",
-                                                          autointerp::as_result(asio::deferred));
-    // The next batch runs out of time with half of its requests done.
-    auto expiring = fs;
-    expiring.in_progress = 2ms;
-    expiring.expire = true;
-    expiring.ran_share_when_cut = 0.5;
-    api.set_settings(expiring);
-    auto b2 = co_await batch::async_create_batch(c, up->id, autointerp::as_result(asio::deferred));
-    if (!b2) co_return;
-    expired = co_await poll_to_end(c, b2->id, seen2);
-    if (*expired)
-      expired_out = co_await batch::async_download_file(c, (*expired)->output_file_id, dir.path / "expired.out.jsonl",
-                                                        autointerp::as_result(asio::deferred));
-    unknown = co_await batch::async_get_batch(c, "batch_nope", autointerp::as_result(asio::deferred));
-    missing_file = co_await batch::async_download_file(c, "file-nope", dir.path / "nope.jsonl", diag,
-                                                       autointerp::as_result(asio::deferred));
-    bad_id = co_await batch::async_download_file(c, "../etc/passwd", dir.path / "x.jsonl", autointerp::as_result(asio::deferred));
-  }, {[&] { server.stop(); }});
+  cancel_scenario sc{c, api, input, dir.path, fs};
+  run(io, [&] { return sc.run(); }, {[&] { server.stop(); }});
+  auto& [c_, api_, input_, dir_, fs_, cancelling, cancelled, expired, unknown, cancel_errors, expired_out, missing_file, bad_id,
+         seen, seen2, diag] = sc;
 
   ASSERT_TRUE(cancelling && *cancelling) << (cancelling ? cancelling->error().what() : "");
   EXPECT_EQ((*cancelling)->status, batch::batch_status::cancelling);
@@ -1413,4 +1436,128 @@ TEST(batch_api, cancel_expire_and_unknown_ids_come_back_as_statuses_and_errors) 
   EXPECT_FALSE(std::filesystem::exists(dir.path / "nope.jsonl"));
   ASSERT_TRUE(bad_id && !*bad_id);
   EXPECT_TRUE(bad_id->error() == errc::bad_option);
+}
+
+namespace {
+
+/// Upload, create, poll and download over HTTPS, each as one call of the client.
+struct tls_round {
+  llm::client& c;
+  std::filesystem::path input, out;
+  std::optional<result<batch::file_object>> uploaded;
+  std::optional<result<batch::batch_object>> ended;
+  std::optional<result<std::uint64_t>> downloaded;
+  std::vector<batch::batch_status> seen;
+
+  tls_round(llm::client& cl, std::filesystem::path in, std::filesystem::path o) : c(cl), input(std::move(in)), out(std::move(o)) {}
+
+  [[gnu::noinline]] asio::awaitable<void> run() {  // noinline: see cancel_scenario
+    uploaded = co_await batch::async_upload_file(c, input, autointerp::as_result(asio::deferred));
+    if (!*uploaded) co_return;
+    auto b = co_await batch::async_create_batch(c, (*uploaded)->id, autointerp::as_result(asio::deferred));
+    if (!b) co_return;
+    ended = co_await poll_to_end(c, b->id, seen);
+    if (!*ended) co_return;
+    downloaded = co_await batch::async_download_file(c, (*ended)->output_file_id, out, autointerp::as_result(asio::deferred));
+  }
+};
+
+}  // namespace
+
+TEST(batch_api, uploads_and_downloads_stream_over_https_and_are_retried_like_chats) {
+  batch_dir dir("batch-tls");
+  // About 200 KB: the upload goes out in several 64 KiB chunks. The output stays under 16 KB: the
+  // fake server over TLS stalls writing a body larger than that (a 30 KB chat answer stalls too),
+  // a limit of the fake, not of the client.
+  constexpr std::uint32_t n = 20;
+  batch::request_file_writer w(dir.path, "simulation");
+  for (std::uint32_t i = 0; i < n; ++i) {
+    auto r = request("Example 1: the <<word" + std::to_string(i) + ">> " + std::string(10000, 'z'));
+    r.tag = llm::call_tag{"layers.3", i, "simulation", 0, 0};
+    ASSERT_TRUE(w.add(r.tag->custom_id(), r));
+  }
+  auto input = w.close();
+  ASSERT_TRUE(input && *input);
+  ASSERT_GT((*input)->bytes, 2u * 64 * 1024);
+
+  asio::io_context io;
+  autointerp::testing::fake_batch_api api;
+  auto serve = api.handler();
+  int upload_posts = 0, content_gets = 0;
+  fake_llm_server server(io.get_executor(), [&](fake_request const& r) {
+    if (r.target == "/v1/files" && upload_posts++ == 0) return fake_reply::error(503, "overloaded, try again");
+    if (r.target.ends_with("/content") && content_gets++ == 0) return fake_reply::failure(fake_reply::action::truncated_body);
+    return serve(r);
+  }, autointerp::testing::fake_server_options::https());
+  llm::client c(io.get_executor(), options_for(server));
+  tls_round round(c, (*input)->path, dir.path / "simulation.out.jsonl");
+  llm::client_stats stats;
+  run(io, [&] { return round.run(); }, {[&] {
+        stats = c.stats();
+        server.stop();
+      }});
+
+  ASSERT_TRUE(round.uploaded && *round.uploaded) << (round.uploaded ? round.uploaded->error().what() : "");
+  EXPECT_EQ(upload_posts, 2) << "the 503 was retried";
+  EXPECT_EQ(api.uploads(), 1u);
+  EXPECT_EQ(api.file_content((*round.uploaded)->id), read_all((*input)->path));
+  ASSERT_TRUE(round.ended && *round.ended);
+  EXPECT_EQ((*round.ended)->status, batch::batch_status::completed);
+  ASSERT_TRUE(round.downloaded && *round.downloaded) << (round.downloaded ? round.downloaded->error().what() : "");
+  EXPECT_EQ(content_gets, 2) << "the cut download was retried";
+  EXPECT_EQ(stats.retries, 2u);
+  std::size_t bad = 0;
+  auto lines = read_results(dir.path / "simulation.out.jsonl", bad);
+  EXPECT_EQ(bad, 0u);
+  EXPECT_EQ(lines.size(), n);
+  EXPECT_EQ(**round.downloaded, std::filesystem::file_size(dir.path / "simulation.out.jsonl"));
+  for (auto const& e : std::filesystem::directory_iterator(dir.path))
+    EXPECT_EQ(e.path().string().find(".part."), std::string::npos) << "the cut download left no temporary";
+  EXPECT_EQ(api.max_submissions(), 1u);
+}
+
+namespace {
+
+/// Uploads `input`, then tries to create a batch over it.
+struct create_once {
+  llm::client& c;
+  std::filesystem::path input;
+  std::optional<result<batch::batch_object>> created;
+
+  create_once(llm::client& cl, std::filesystem::path in) : c(cl), input(std::move(in)) {}
+
+  [[gnu::noinline]] asio::awaitable<void> run() {  // noinline: see cancel_scenario
+    auto up = co_await batch::async_upload_file(c, input, autointerp::as_result(asio::deferred));
+    if (!up) co_return;
+    created = co_await batch::async_create_batch(c, up->id, autointerp::as_result(asio::deferred));
+  }
+};
+
+}  // namespace
+
+TEST(batch_api, a_creation_that_timed_out_after_it_was_sent_is_not_retried) {
+  batch_dir dir("batch-create");
+  auto input = write_inputs(dir.path, "explain", 3);
+  asio::io_context io;
+  autointerp::testing::fake_batch_api api;
+  auto serve = api.handler();
+  int creates = 0;
+  fake_llm_server server(io.get_executor(), [&](fake_request const& r) {
+    if (r.target == "/v1/batches") {
+      ++creates;
+      return fake_reply::failure(fake_reply::action::hang);  // the server got it; the answer never comes
+    }
+    return serve(r);
+  });
+  auto o = options_for(server);
+  o.timeouts.request = 100ms;
+  llm::client c(io.get_executor(), o);
+  create_once call(c, input.path);
+  run(io, [&] { return call.run(); }, {[&] { server.stop(); }});
+  ASSERT_TRUE(call.created);
+  ASSERT_FALSE(*call.created);
+  EXPECT_TRUE(call.created->error() == errc::timeout);
+  EXPECT_EQ(creates, 1) << "a second creation would bill every request twice";
+  EXPECT_NE(call.created->error().message.find("the batch may exist"), std::string::npos) << call.created->error().message;
+  EXPECT_NE(call.created->error().message.find("creating a batch over input file"), std::string::npos);
 }

@@ -132,8 +132,9 @@ struct download_call {
 //   the call, the file or batch, the host and the fix, with the server's words in `remote`;
 // - runs on the client's executor and completes on the handler's associated executor (else the
 //   client's); the client must outlive it;
-// - is retried by the client as a chat call is (connection errors, timeouts, 408, 409, 429, 5xx);
-//   note that a retried creation whose first attempt reached the server may create a second batch;
+// - is retried by the client as a chat call is (connection errors, timeouts, 408, 409, 429, 5xx),
+//   except a creation: once its request was written, a lost connection or timeout is not retried
+//   (the batch may exist), and its error says to look before submitting again;
 // - supports `terminal` and `partial` cancellation (the call is aborted, `errc::cancelled`).
 
 /// Uploads `file` (a JSONL input file) with purpose `batch`: `POST /files` as multipart/form-data,

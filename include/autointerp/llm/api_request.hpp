@@ -38,6 +38,10 @@ struct api_request {
   /// A 200 answer kept in memory must be a JSON object (else a retryable `bad_response`, as a
   /// garbled chat answer is); its error body, if any, is classified as a chat answer's is.
   bool expect_json = true;
+  /// False for a call the server must not get twice (a batch creation): a connection error or
+  /// timeout once the whole request was written is then not retried, since the server may have
+  /// acted on it. Statuses (429, 5xx) are still retried: the server answered.
+  bool retry_after_sent = true;
   /// Names the call in messages: "file upload", "batch creation", ...
   std::string noun = "API";
   /// This call's timeout for writing the request and reading the whole answer (large uploads and

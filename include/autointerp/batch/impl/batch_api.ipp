@@ -193,8 +193,15 @@ AUTOINTERP_DECL boost::asio::awaitable<result<batch_object>> create_batch(llm::c
   req.path = "/batches";
   req.body = boost::json::serialize(body);
   req.noun = "batch creation";
+  req.retry_after_sent = false;  // a second creation would run (and bill) every request twice
   auto op = batch_call(c, std::move(req), what);
-  co_return co_await std::move(op);
+  auto r = co_await std::move(op);
+  if (!r && (r.error() == errc::timeout || r.error() == errc::connection_closed)) {
+    auto e = r.error();
+    e.message += "; the batch may exist: look for it (GET /v1/batches, or the dashboard) before submitting again";
+    co_return e;
+  }
+  co_return r;
 }
 
 AUTOINTERP_DECL boost::asio::awaitable<result<batch_object>> get_batch(llm::client& c, std::string batch_id) {

@@ -498,11 +498,13 @@ struct transfer {
   std::string_view body_suffix;
   std::filesystem::path const* download_to = nullptr;  ///< null: the answer stays in memory
   std::chrono::milliseconds timeout{0};                ///< 0: the client's timeouts.request
+  bool retry_after_sent = true;                        ///< see api_request::retry_after_sent
 };
 
 /// What an exchange with a transfer brought back.
 struct transfer_result {
   error_code ec;                           ///< transport error
+  bool sent = false;                       ///< the whole request was written
   std::optional<attempt_failure> local;    ///< a local file could not be read or written (not retried)
   bool got_some = false;
   unsigned status = 0;
@@ -564,8 +566,13 @@ asio::awaitable<transfer_result> exchange_transfer(Stream& stream, beast::flat_b
       co_return r;
     }
   }
+  r.sent = true;
   http::response_parser<http::string_body> p;
-  p.body_limit(max_body);
+  // The parser checks Content-Length against its limit when the header completes: a download
+  // reads the header without one, and an error answer gets max_body once it is known not to be
+  // the download.
+  if (x.download_to) p.body_limit(boost::none);
+  else p.body_limit(max_body);
   p.header_limit(64 * 1024);
   auto [hec, hn] = co_await http::async_read_header(stream, buffer, p, nothrow_awaitable);
   (void)hn;
@@ -573,6 +580,13 @@ asio::awaitable<transfer_result> exchange_transfer(Stream& stream, beast::flat_b
   if (hec) {
     r.ec = hec;
     co_return r;
+  }
+  if (x.download_to && p.get().result_int() != 200) {
+    if (p.content_length() && *p.content_length() > max_body) {
+      r.ec = http::error::body_limit;
+      co_return r;
+    }
+    p.body_limit(max_body);
   }
   if (p.get().result_int() == 200 && x.download_to) {
     http::response_parser<http::file_body> fp(std::move(p));
@@ -665,24 +679,16 @@ inline asio::awaitable<attempt_outcome> attempt(client_impl& s, std::string cons
     }
     error_code ec;
     std::optional<transfer_result> tr;
-    // if/else with named awaitables, not `?:` around co_await: g++ 12 miscompiles the conditional
-    // form here (it ran the TLS branch on a plain connection).
-    if (!x) {
-      if (c->tls) {
-        auto op = exchange(*c->tls, c->buffer, req, p);
-        ec = co_await std::move(op);
-      } else {
-        auto op = exchange(*c->plain, c->buffer, req, p);
-        ec = co_await std::move(op);
-      }
+    // One co_await per statement: g++ 12 miscompiles co_await inside a conditional expression here.
+    if (!x && c->tls) {
+      ec = co_await exchange(*c->tls, c->buffer, req, p);
+    } else if (!x) {
+      ec = co_await exchange(*c->plain, c->buffer, req, p);
+    } else if (c->tls) {
+      tr = co_await exchange_transfer(*c->tls, c->buffer, head, body, *x, s.opt.max_response_bytes);
+      ec = tr->ec;
     } else {
-      if (c->tls) {
-        auto op = exchange_transfer(*c->tls, c->buffer, head, body, *x, s.opt.max_response_bytes);
-        tr = co_await std::move(op);
-      } else {
-        auto op = exchange_transfer(*c->plain, c->buffer, head, body, *x, s.opt.max_response_bytes);
-        tr = co_await std::move(op);
-      }
+      tr = co_await exchange_transfer(*c->plain, c->buffer, head, body, *x, s.opt.max_response_bytes);
       ec = tr->ec;
     }
     if (c->armed) {
@@ -713,6 +719,10 @@ inline asio::awaitable<attempt_outcome> attempt(client_impl& s, std::string cons
         continue;
       }
       out.failure = transport_failure(s, "request", ec, timeout);
+      if (tr && tr->sent && !x->retry_after_sent) {
+        out.failure.kind = failure_kind::fatal;  // the server may have acted on it: not twice
+        out.failure.error.message += "; not retried, because the server may have acted on the request";
+      }
       co_return out;
     }
     unsigned status = 0;
@@ -999,6 +1009,7 @@ AUTOINTERP_DECL asio::awaitable<call_outcome<api_response>> run_call(std::shared
   x.body_suffix = req.body_suffix;
   if (!req.download_to.empty()) x.download_to = &req.download_to;
   x.timeout = req.timeout;
+  x.retry_after_sent = req.retry_after_sent;
   prepared_call call;
   call.noun = req.noun;
   call.head = &head;
