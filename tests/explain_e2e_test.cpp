@@ -1627,22 +1627,30 @@ TEST(tutorial, 06_asio_server_drains_on_sigterm) {
 // What a job costs (issue 14): accounts that match the server's, the budget, the dry run's estimate.
 namespace {
 
-// The metered fake on a thread of its own, for CLI runs.
-struct metered_server {
-  ai::testing::fake_meter meter;
+// A fake server answering with a handler on a thread of its own, for CLI runs.
+struct threaded_server {
   asio::io_context io;
   fake_llm_server server;
   asio::executor_work_guard<asio::io_context::executor_type> guard;
   std::thread thread;
 
-  explicit metered_server(std::optional<double> cost_per_call = std::nullopt)
-      : meter(cost_per_call), server(io.get_executor(), [this](fake_request const& r) { return meter(r); }),
-        guard(asio::make_work_guard(io)), thread([this] { io.run(); }) {}
-  ~metered_server() {
+  explicit threaded_server(ai::testing::fake_handler handler)
+      : server(io.get_executor(), std::move(handler)), guard(asio::make_work_guard(io)), thread([this] { io.run(); }) {}
+  ~threaded_server() {
     server.stop();
     guard.reset();
     thread.join();
   }
+};
+
+// The metered fake, for CLI runs.
+struct metered_server {
+  ai::testing::fake_meter meter;
+  threaded_server host;
+
+  explicit metered_server(std::optional<double> cost_per_call = std::nullopt)
+      : meter(cost_per_call), host([this](fake_request const& r) { return meter(r); }) {}
+  std::string base_url() const { return host.server.base_url(); }
 };
 
 struct usage_sums {
@@ -1679,7 +1687,7 @@ TEST(cost_cli, run_jsonl_sums_equal_what_the_server_reported_with_cached_tokens_
   auto out = fresh_dir("cli_accounts");
   auto [code, text] = run_program({AUTOINTERP_CLI_EXE, "explain", cache_dir, "--latents", "0-29", "--min-examples", "5",
                                    "--scorers", "detection,simulation", "--provider", "local", "--base-url",
-                                   fake.server.base_url(), "--model", "fake", "--concurrency", "4", "--out", out.string(),
+                                   fake.base_url(), "--model", "fake", "--concurrency", "4", "--out", out.string(),
                                    "--price", "prompt=1.5,completion=6,cached=0.5"});
   ASSERT_EQ(code, 0) << text;
   auto const sums = sum_run_lines(out);
@@ -1711,7 +1719,7 @@ TEST(cost_cli, max_cost_stops_with_exit_3_and_a_larger_budget_resumes_paying_no_
   metered_server fake(per_call);
   auto out = fresh_dir("cli_budget");
   std::vector<std::string> args{AUTOINTERP_CLI_EXE, "explain", cache_dir, "--latents", "0-39", "--min-examples", "5",
-                                "--scorers", "detection", "--provider", "local", "--base-url", fake.server.base_url(),
+                                "--scorers", "detection", "--provider", "local", "--base-url", fake.base_url(),
                                 "--model", "fake", "--concurrency", "2", "--out", out.string()};
   auto first = args;
   first.insert(first.end(), {"--max-cost", "0.02"});
@@ -1765,7 +1773,7 @@ TEST(cost_cli, dry_run_estimate_is_within_ten_percent_of_what_the_fake_then_repo
 
   metered_server fake;
   std::vector<std::string> real{AUTOINTERP_CLI_EXE, "explain", cache_dir, "--provider", "local", "--base-url",
-                                fake.server.base_url(), "--concurrency", "4"};
+                                fake.base_url(), "--concurrency", "4"};
   real.insert(real.end(), common.begin(), common.end());
   auto [rcode, rtext] = run_program(real);
   ASSERT_EQ(rcode, 0) << rtext;
@@ -1785,19 +1793,10 @@ namespace {
 
 struct batch_server {
   ai::testing::fake_batch_api api;
-  asio::io_context io;
-  fake_llm_server server;
-  asio::executor_work_guard<asio::io_context::executor_type> guard;
-  std::thread thread;
+  threaded_server host;
 
-  explicit batch_server(ai::testing::fake_batch_settings s)
-      : api(std::move(s)), server(io.get_executor(), api.handler()), guard(asio::make_work_guard(io)),
-        thread([this] { io.run(); }) {}
-  ~batch_server() {
-    server.stop();
-    guard.reset();
-    thread.join();
-  }
+  explicit batch_server(ai::testing::fake_batch_settings s) : api(std::move(s)), host(api.handler()) {}
+  std::string base_url() const { return host.server.base_url(); }
 };
 
 // Every latent of 0..n-1 with enough examples explained once and scored by `scorer` once.
@@ -1836,7 +1835,7 @@ TEST(batch_cli, explains_and_scores_200_latents_sending_each_request_until_it_su
   settings.fail_fraction = 0.1;  // answered with a 500 the first time: the next round sends them again
   batch_server fake(settings);
   auto out = fresh_dir("cli_batch");
-  auto [code, text] = run_program(batch_args(fake.server.base_url(), out), {"OPENAI_API_KEY=sk-test"});
+  auto [code, text] = run_program(batch_args(fake.base_url(), out), {"OPENAI_API_KEY=sk-test"});
   ASSERT_EQ(code, 0) << text;
   expect_explained_and_scored(out, 200, "detection");
   // Each request was answered once; the ones that failed were sent once more, none a third time.
@@ -1868,7 +1867,7 @@ TEST(batch_cli, killed_while_polling_then_resumed_polls_the_batch_it_submitted_i
   settings.in_progress = std::chrono::milliseconds(1500);  // long enough to be killed while polling
   batch_server fake(settings);
   auto out = fresh_dir("cli_batch_kill");
-  auto args = batch_args(fake.server.base_url(), out);
+  auto args = batch_args(fake.base_url(), out);
   kill_once_written(args, out / "batches.jsonl", 0, {"OPENAI_API_KEY=sk-test"});
   auto const created_before = fake.api.batches_created();
   EXPECT_GE(created_before, 1u);
@@ -1878,5 +1877,35 @@ TEST(batch_cli, killed_while_polling_then_resumed_polls_the_batch_it_submitted_i
   expect_explained_and_scored(out, 200, "detection");
   EXPECT_EQ(fake.api.max_submissions(), 1u);  // nothing submitted before the kill was submitted again
   EXPECT_EQ(fake.api.answered(), fake.api.distinct_requests());
+  std::filesystem::remove_all(out);
+}
+
+TEST(batch_cli, batches_cancel_stops_the_running_batch_and_resume_sends_only_what_did_not_run) {
+  ai::testing::fake_batch_settings settings;
+  settings.in_progress = std::chrono::seconds(30);  // still running when the job is killed and the batch cancelled
+  settings.ran_share_when_cut = 0.5;
+  batch_server fake(settings);
+  auto out = fresh_dir("cli_batch_cancel");
+  auto args = batch_args(fake.base_url(), out);
+  kill_once_written(args, out / "batches.jsonl", 0, {"OPENAI_API_KEY=sk-test"});
+  auto [lcode, listed] = run_program({AUTOINTERP_CLI_EXE, "batches", out.string()});
+  EXPECT_EQ(lcode, 0) << listed;
+  EXPECT_NE(listed.find("1 batches, 1 running"), std::string::npos) << listed;
+  auto [ccode, cancelled] = run_program({AUTOINTERP_CLI_EXE, "batches", out.string(), "--cancel", "--base-url",
+                                         fake.base_url()},
+                                        {"OPENAI_API_KEY=sk-test"});
+  EXPECT_EQ(ccode, 0) << cancelled;
+  EXPECT_NE(cancelled.find("1 batches cancelled"), std::string::npos) << cancelled;
+  // A fresh run into the folder would forget the cancelled batch's answers: it is refused while the
+  // batch is cancelling, and --resume collects them.
+  settings.in_progress = std::chrono::milliseconds(10);
+  fake.api.set_settings(settings);
+  args.push_back("--resume");
+  auto [code, text] = run_program(args, {"OPENAI_API_KEY=sk-test"});
+  ASSERT_EQ(code, 0) << text;
+  expect_explained_and_scored(out, 200, "detection");
+  // Half the cancelled batch ran and was kept; only the other half was sent again.
+  EXPECT_EQ(fake.api.answered(), fake.api.distinct_requests());
+  EXPECT_EQ(fake.api.max_submissions(), 2u);
   std::filesystem::remove_all(out);
 }

@@ -58,6 +58,7 @@
 #include <autointerp/llm/spend_budget.hpp>
 #include <autointerp/llm/token_usage.hpp>
 #include <autointerp/llm/wire.hpp>
+#include <autointerp/llm/api_request.hpp>
 #include <autointerp/explain/build_prompt.hpp>
 #include <autointerp/explain/dry_run_explainer.hpp>
 #include <autointerp/explain/explainer.hpp>
@@ -105,3 +106,12 @@
 #include <autointerp/pipeline/score_stage.hpp>
 #include <autointerp/pipeline/stage.hpp>
 #include <autointerp/pipeline/shard.hpp>
+#include <autointerp/pipeline/dry_run_router.hpp>
+#include <autointerp/pipeline/spending.hpp>
+#include <autointerp/batch/batch_status.hpp>
+#include <autointerp/batch/request_file.hpp>
+#include <autointerp/batch/result_file.hpp>
+#include <autointerp/batch/batch_log.hpp>
+#include <autointerp/batch/batch_api.hpp>
+#include <autointerp/batch/batch_router.hpp>
+#include <autointerp/batch/batch_rounds.hpp>
