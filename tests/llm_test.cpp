@@ -1466,13 +1466,12 @@ struct tls_round {
 
 TEST(batch_api, uploads_and_downloads_stream_over_https_and_are_retried_like_chats) {
   batch_dir dir("batch-tls");
-  // About 200 KB: the upload goes out in several 64 KiB chunks. The output stays under 16 KB: the
-  // fake server over TLS stalls writing a body larger than that (a 30 KB chat answer stalls too),
-  // a limit of the fake, not of the client.
-  constexpr std::uint32_t n = 20;
+  // About 220 KB: the upload goes out in several 64 KiB chunks; the output (about 30 KB) comes
+  // back in several TLS records.
+  constexpr std::uint32_t n = 60;
   batch::request_file_writer w(dir.path, "simulation");
   for (std::uint32_t i = 0; i < n; ++i) {
-    auto r = request("Example 1: the <<word" + std::to_string(i) + ">> " + std::string(10000, 'z'));
+    auto r = request("Example 1: the <<word" + std::to_string(i) + ">> " + std::string(3500, 'z'));
     r.tag = llm::call_tag{"layers.3", i, "simulation", 0, 0};
     ASSERT_TRUE(w.add(r.tag->custom_id(), r));
   }
@@ -1560,4 +1559,20 @@ TEST(batch_api, a_creation_that_timed_out_after_it_was_sent_is_not_retried) {
   EXPECT_EQ(creates, 1) << "a second creation would bill every request twice";
   EXPECT_NE(call.created->error().message.find("the batch may exist"), std::string::npos) << call.created->error().message;
   EXPECT_NE(call.created->error().message.find("creating a batch over input file"), std::string::npos);
+}
+
+TEST(llm_client, tls_carries_requests_and_answers_larger_than_a_tls_record) {
+  asio::io_context io;
+  std::size_t prompt_size = 0;
+  fake_llm_server server(io.get_executor(), [&](fake_request const& r) {
+    prompt_size = r.prompt().size();
+    return fake_reply::completion(std::string(40000, 'a'));
+  }, autointerp::testing::fake_server_options::https());
+  auto o = options_for(server);
+  o.timeouts.request = 5000ms;  // a stall fails the test instead of hanging it
+  o.retry.max_attempts = 1;
+  auto r = chat_once(io, server, o, request(std::string(40000, 'q')));
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->text.size(), 40000u);
+  EXPECT_EQ(prompt_size, 40000u);
 }
