@@ -1348,6 +1348,7 @@ struct cancel_scenario {
   autointerp::testing::fake_batch_settings fs;
   std::optional<result<batch::batch_object>> cancelling, cancelled, expired, unknown;
   std::optional<result<std::uint64_t>> cancel_errors, expired_out, missing_file, bad_id;
+  std::optional<result<batch::batch_page>> page1, page2;
   std::vector<batch::batch_status> seen, seen2;
   autointerp::diagnostics diag;
 
@@ -1372,9 +1373,13 @@ struct cancel_scenario {
     fs.expire = true;
     fs.ran_share_when_cut = 0.5;
     api.set_settings(fs);
-    auto b2 = co_await batch::async_create_batch(c, up->id, autointerp::as_result(asio::deferred));
+    batch::batch_options tagged;
+    tagged.metadata["autointerp_round"] = "detection-1";
+    auto b2 = co_await batch::async_create_batch(c, up->id, tagged, diag, autointerp::as_result(asio::deferred));
     if (!b2) co_return;
     expired = co_await poll_to_end(c, b2->id, seen2);
+    page1 = co_await batch::async_list_batches(c, "", 1, autointerp::as_result(asio::deferred));
+    if (*page1) page2 = co_await batch::async_list_batches(c, (*page1)->last_id, 10, autointerp::as_result(asio::deferred));
     if (*expired)
       expired_out = co_await batch::async_download_file(c, (*expired)->output_file_id, dir / "expired.out.jsonl",
                                                         autointerp::as_result(asio::deferred));
@@ -1400,7 +1405,7 @@ TEST(batch_api, cancel_expire_and_unknown_ids_come_back_as_statuses_and_errors) 
   cancel_scenario sc{c, api, input, dir.path, fs};
   run(io, [&] { return sc.run(); }, {[&] { server.stop(); }});
   auto& [c_, api_, input_, dir_, fs_, cancelling, cancelled, expired, unknown, cancel_errors, expired_out, missing_file, bad_id,
-         seen, seen2, diag] = sc;
+         page1, page2, seen, seen2, diag] = sc;
 
   ASSERT_TRUE(cancelling && *cancelling) << (cancelling ? cancelling->error().what() : "");
   EXPECT_EQ((*cancelling)->status, batch::batch_status::cancelling);
@@ -1425,6 +1430,17 @@ TEST(batch_api, cancel_expire_and_unknown_ids_come_back_as_statuses_and_errors) 
   EXPECT_EQ(bad, 0u);
   EXPECT_EQ(api.batches_created(), 2u);
   EXPECT_EQ(api.submissions(input.custom_ids[0]), 2u) << "the fake counts each submission";
+  // Listing finds a batch by the metadata it was created with (after a crash before batches.jsonl).
+  ASSERT_TRUE(page1 && *page1) << (page1 ? page1->error().what() : "");
+  ASSERT_EQ((*page1)->batches.size(), 1u);
+  EXPECT_TRUE((*page1)->has_more);
+  EXPECT_EQ((*page1)->batches[0].id, (*expired)->id);
+  EXPECT_EQ((*page1)->batches[0].metadata.at("autointerp_round"), "detection-1");
+  ASSERT_TRUE(page2 && *page2);
+  ASSERT_EQ((*page2)->batches.size(), 1u);
+  EXPECT_FALSE((*page2)->has_more);
+  EXPECT_EQ((*page2)->batches[0].id, (*cancelled)->id);
+  EXPECT_TRUE((*page2)->batches[0].metadata.empty());
 
   ASSERT_TRUE(unknown && !*unknown);
   EXPECT_TRUE(unknown->error() == errc::not_found);
