@@ -649,6 +649,17 @@ inline asio::awaitable<attempt_outcome> attempt(client_impl& s, std::string cons
                                                 wire_context const& ctx, transfer const* x = nullptr) {
   auto const timeout = x && x->timeout.count() > 0 ? x->timeout : s.opt.timeouts.request;
   attempt_outcome out;
+  std::uint64_t length = body.size();
+  if (x && x->body_file) {  // measured per attempt: what this attempt will stream
+    std::error_code fec;
+    auto size = std::filesystem::file_size(*x->body_file, fec);
+    if (fec) {
+      out.failure = local_file_failure(errc::unreadable_file, "cannot read " + x->body_file->string() + " to send it; check the path",
+                                       fec.message());
+      co_return out;
+    }
+    length += size + x->body_suffix.size();
+  }
   bool reconnected = false;
   for (;;) {
     bool cancelled = false;
@@ -661,18 +672,6 @@ inline asio::awaitable<attempt_outcome> attempt(client_impl& s, std::string cons
     bool reused = c->requests > 0;
     ++s.counters.attempts;
 
-    std::uint64_t length = body.size();
-    if (x && x->body_file) {
-      std::error_code fec;
-      auto size = std::filesystem::file_size(*x->body_file, fec);
-      if (fec) {
-        release_connection(s, std::move(c), true);
-        out.failure = local_file_failure(errc::unreadable_file, "cannot read " + x->body_file->string() + " to send it; check the path",
-                                         fec.message());
-        co_return out;
-      }
-      length += size + x->body_suffix.size();
-    }
     std::string head = head_prefix;
     head += std::to_string(length);
     head += "\r\n\r\n";
