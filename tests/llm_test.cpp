@@ -1348,6 +1348,7 @@ struct cancel_scenario {
   autointerp::testing::fake_batch_settings fs;
   std::optional<result<batch::batch_object>> cancelling, cancelled, expired, unknown;
   std::optional<result<std::uint64_t>> cancel_errors, expired_out, missing_file, bad_id;
+  std::optional<result<batch::batch_page>> page1, page2;
   std::vector<batch::batch_status> seen, seen2;
   autointerp::diagnostics diag;
 
@@ -1372,9 +1373,13 @@ struct cancel_scenario {
     fs.expire = true;
     fs.ran_share_when_cut = 0.5;
     api.set_settings(fs);
-    auto b2 = co_await batch::async_create_batch(c, up->id, autointerp::as_result(asio::deferred));
+    batch::batch_options tagged;
+    tagged.metadata["autointerp_round"] = "detection-1";
+    auto b2 = co_await batch::async_create_batch(c, up->id, tagged, diag, autointerp::as_result(asio::deferred));
     if (!b2) co_return;
     expired = co_await poll_to_end(c, b2->id, seen2);
+    page1 = co_await batch::async_list_batches(c, "", 1, autointerp::as_result(asio::deferred));
+    if (*page1) page2 = co_await batch::async_list_batches(c, (*page1)->last_id, 10, autointerp::as_result(asio::deferred));
     if (*expired)
       expired_out = co_await batch::async_download_file(c, (*expired)->output_file_id, dir / "expired.out.jsonl",
                                                         autointerp::as_result(asio::deferred));
@@ -1400,7 +1405,7 @@ TEST(batch_api, cancel_expire_and_unknown_ids_come_back_as_statuses_and_errors) 
   cancel_scenario sc{c, api, input, dir.path, fs};
   run(io, [&] { return sc.run(); }, {[&] { server.stop(); }});
   auto& [c_, api_, input_, dir_, fs_, cancelling, cancelled, expired, unknown, cancel_errors, expired_out, missing_file, bad_id,
-         seen, seen2, diag] = sc;
+         page1, page2, seen, seen2, diag] = sc;
 
   ASSERT_TRUE(cancelling && *cancelling) << (cancelling ? cancelling->error().what() : "");
   EXPECT_EQ((*cancelling)->status, batch::batch_status::cancelling);
@@ -1425,6 +1430,17 @@ TEST(batch_api, cancel_expire_and_unknown_ids_come_back_as_statuses_and_errors) 
   EXPECT_EQ(bad, 0u);
   EXPECT_EQ(api.batches_created(), 2u);
   EXPECT_EQ(api.submissions(input.custom_ids[0]), 2u) << "the fake counts each submission";
+  // Listing finds a batch by the metadata it was created with (after a crash before batches.jsonl).
+  ASSERT_TRUE(page1 && *page1) << (page1 ? page1->error().what() : "");
+  ASSERT_EQ((*page1)->batches.size(), 1u);
+  EXPECT_TRUE((*page1)->has_more);
+  EXPECT_EQ((*page1)->batches[0].id, (*expired)->id);
+  EXPECT_EQ((*page1)->batches[0].metadata.at("autointerp_round"), "detection-1");
+  ASSERT_TRUE(page2 && *page2);
+  ASSERT_EQ((*page2)->batches.size(), 1u);
+  EXPECT_FALSE((*page2)->has_more);
+  EXPECT_EQ((*page2)->batches[0].id, (*cancelled)->id);
+  EXPECT_TRUE((*page2)->batches[0].metadata.empty());
 
   ASSERT_TRUE(unknown && !*unknown);
   EXPECT_TRUE(unknown->error() == errc::not_found);
@@ -1466,13 +1482,12 @@ struct tls_round {
 
 TEST(batch_api, uploads_and_downloads_stream_over_https_and_are_retried_like_chats) {
   batch_dir dir("batch-tls");
-  // About 200 KB: the upload goes out in several 64 KiB chunks. The output stays under 16 KB: the
-  // fake server over TLS stalls writing a body larger than that (a 30 KB chat answer stalls too),
-  // a limit of the fake, not of the client.
-  constexpr std::uint32_t n = 20;
+  // About 220 KB: the upload goes out in several 64 KiB chunks; the output (about 30 KB) comes
+  // back in several TLS records.
+  constexpr std::uint32_t n = 60;
   batch::request_file_writer w(dir.path, "simulation");
   for (std::uint32_t i = 0; i < n; ++i) {
-    auto r = request("Example 1: the <<word" + std::to_string(i) + ">> " + std::string(10000, 'z'));
+    auto r = request("Example 1: the <<word" + std::to_string(i) + ">> " + std::string(3500, 'z'));
     r.tag = llm::call_tag{"layers.3", i, "simulation", 0, 0};
     ASSERT_TRUE(w.add(r.tag->custom_id(), r));
   }
@@ -1560,4 +1575,20 @@ TEST(batch_api, a_creation_that_timed_out_after_it_was_sent_is_not_retried) {
   EXPECT_EQ(creates, 1) << "a second creation would bill every request twice";
   EXPECT_NE(call.created->error().message.find("the batch may exist"), std::string::npos) << call.created->error().message;
   EXPECT_NE(call.created->error().message.find("creating a batch over input file"), std::string::npos);
+}
+
+TEST(llm_client, tls_carries_requests_and_answers_larger_than_a_tls_record) {
+  asio::io_context io;
+  std::size_t prompt_size = 0;
+  fake_llm_server server(io.get_executor(), [&](fake_request const& r) {
+    prompt_size = r.prompt().size();
+    return fake_reply::completion(std::string(40000, 'a'));
+  }, autointerp::testing::fake_server_options::https());
+  auto o = options_for(server);
+  o.timeouts.request = 5000ms;  // a stall fails the test instead of hanging it
+  o.retry.max_attempts = 1;
+  auto r = chat_once(io, server, o, request(std::string(40000, 'q')));
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->text.size(), 40000u);
+  EXPECT_EQ(prompt_size, 40000u);
 }

@@ -5,8 +5,8 @@
 //   fake_llm_server server(io.get_executor(), api.handler());
 //
 // - POST /v1/files (multipart/form-data: purpose, file), GET /v1/files/{id}/content.
-// - POST /v1/batches (input_file_id, endpoint /v1/chat/completions, completion_window 24h),
-//   GET /v1/batches/{id}, POST /v1/batches/{id}/cancel.
+// - POST /v1/batches (input_file_id, endpoint /v1/chat/completions, completion_window 24h,
+//   metadata), GET /v1/batches/{id}, POST /v1/batches/{id}/cancel, GET /v1/batches?limit&after.
 // - A batch's status moves on the clock: validating, in_progress, finalizing, then completed
 //   (or expired when `expire` is set), each for its configured duration; a cancelled batch goes
 //   through cancelling to cancelled. An input file that is not valid (a line that is not a request
@@ -111,6 +111,7 @@ class fake_batch_api {
   };
   struct batch {
     std::string id, input_file_id, endpoint, window;
+    boost::json::object metadata;
     clock::time_point created;
     std::optional<clock::time_point> cancel_at;
     std::vector<std::string> lines;  ///< the input's request lines (valid batches)
@@ -145,6 +146,7 @@ class fake_batch_api {
         return rep;
       }
       if (r.method == "POST" && t == "/v1/batches") return create(r);
+      if (r.method == "GET" && (t == "/v1/batches" || t.starts_with("/v1/batches?"))) return list(t);
       if (t.starts_with("/v1/batches/")) {
         auto rest = std::string(t.substr(12));
         bool cancel = false;
@@ -227,6 +229,7 @@ class fake_batch_api {
       b.input_file_id = str("input_file_id");
       b.endpoint = str("endpoint");
       b.window = str("completion_window");
+      if (auto const* m = o->if_contains("metadata"); m && m->is_object()) b.metadata = m->get_object();
       if (b.endpoint != "/v1/chat/completions") return fake_reply::error(400, "Unsupported endpoint '" + b.endpoint + "'");
       if (b.window != "24h") return fake_reply::error(400, "completion_window must be '24h'");
       auto fit = files.find(b.input_file_id);
@@ -269,6 +272,45 @@ class fake_batch_api {
       auto id = b.id;
       auto& stored = batches.emplace(id, std::move(b)).first->second;
       return json_reply(object_of(stored));
+    }
+
+    /// GET /v1/batches?limit=N&after=ID: newest first, as the API lists them.
+    fake_reply list(std::string_view target) {
+      auto param = [&](std::string_view name) -> std::string {
+        auto q = target.find('?');
+        if (q == std::string_view::npos) return {};
+        auto query = target.substr(q + 1);
+        for (std::size_t at = 0; at < query.size();) {
+          auto amp = query.find('&', at);
+          auto part = query.substr(at, amp == std::string_view::npos ? std::string_view::npos : amp - at);
+          if (part.starts_with(std::string(name) + "=")) return std::string(part.substr(name.size() + 1));
+          if (amp == std::string_view::npos) break;
+          at = amp + 1;
+        }
+        return {};
+      };
+      std::size_t limit = 20;
+      if (auto l = param("limit"); !l.empty()) limit = std::stoul(l);
+      auto after = param("after");
+      std::vector<batch*> newest;
+      for (auto& [id, b] : batches) newest.push_back(&b);
+      std::sort(newest.begin(), newest.end(), [](batch* a, batch* b) { return a->created > b->created; });
+      boost::json::array data;
+      bool skipping = !after.empty(), more = false;
+      std::string last;
+      for (auto* b : newest) {
+        if (skipping) {
+          skipping = b->id != after;
+          continue;
+        }
+        if (data.size() == limit) {
+          more = true;
+          break;
+        }
+        data.push_back(object_of(*b));
+        last = b->id;
+      }
+      return json_reply({{"object", "list"}, {"data", std::move(data)}, {"has_more", more}, {"last_id", last}});
     }
 
     /// The status at `now`, running the batch when it ends.
@@ -377,6 +419,7 @@ class fake_batch_api {
                             {"status", s},
                             {"created_at", 1700000000},
                             {"expires_at", 1700086400},
+                            {"metadata", b.metadata},
                             {"request_counts", boost::json::object{{"total", b.lines.size()},
                                                                     {"completed", b.completed},
                                                                     {"failed", b.failed}}}};

@@ -574,8 +574,24 @@ class fake_llm_server {
       head += keep ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
       head += "Content-Length: " + std::to_string(r.body.size()) + "\r\n\r\n";
       std::array<asio::const_buffer, 2> out{asio::buffer(head), asio::buffer(r.body)};
-      auto [wec, wn] = co_await asio::async_write(ss->stream, out, nothrow);
-      (void)wn;
+      boost::system::error_code wec;
+      if (!st->ssl || r.body.size() <= 16 * 1024) {
+        auto [e, wn] = co_await asio::async_write(ss->stream, out, nothrow);
+        (void)wn;
+        wec = e;
+      } else {
+        // Over TLS, a body above one TLS record goes out one record's worth per write: in one
+        // write the server stalled after the header (seen with 30 KB bodies).
+        auto [e, wn] = co_await asio::async_write(ss->stream, asio::buffer(head), nothrow);
+        (void)wn;
+        wec = e;
+        for (std::size_t at = 0; !wec && at < r.body.size(); at += 16 * 1024) {
+          auto [e2, wn2] = co_await asio::async_write(
+              ss->stream, asio::buffer(r.body.data() + at, std::min<std::size_t>(16 * 1024, r.body.size() - at)), nothrow);
+          (void)wn2;
+          wec = e2;
+        }
+      }
       if (wec || !keep) {
         boost::system::error_code ec2;
         lowest.socket().shutdown(tcp::socket::shutdown_send, ec2);

@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 namespace autointerp::batch {
 
@@ -56,6 +57,14 @@ struct batch_object {
   std::string errors;  ///< why validation failed (status `failed`), on one line; empty otherwise
   std::int64_t created_at = 0;  ///< Unix seconds
   std::int64_t expires_at = 0;
+  std::map<std::string, std::string> metadata;  ///< as given to `async_create_batch` (string values)
+};
+
+/// A page of `async_list_batches`, newest batch first.
+struct batch_page {
+  std::vector<batch_object> batches;
+  bool has_more = false;
+  std::string last_id;  ///< pass as `after` for the next page
 };
 
 /// What `async_create_batch` sends besides the input file.
@@ -92,6 +101,7 @@ AUTOINTERP_DECL boost::asio::awaitable<result<batch_object>> create_batch(llm::c
                                                                           batch_options options);
 AUTOINTERP_DECL boost::asio::awaitable<result<batch_object>> get_batch(llm::client& c, std::string batch_id);
 AUTOINTERP_DECL boost::asio::awaitable<result<batch_object>> cancel_batch(llm::client& c, std::string batch_id);
+AUTOINTERP_DECL boost::asio::awaitable<result<batch_page>> list_batches(llm::client& c, std::string after, std::uint32_t limit);
 AUTOINTERP_DECL boost::asio::awaitable<result<std::uint64_t>> download_file(llm::client& c, std::string file_id,
                                                                             std::filesystem::path to);
 
@@ -118,6 +128,12 @@ struct cancel_call {
   llm::client* c;
   std::string batch_id;
   auto operator()() const { return cancel_batch(*c, batch_id); }
+};
+struct list_call {
+  llm::client* c;
+  std::string after;
+  std::uint32_t limit;
+  auto operator()() const { return list_batches(*c, after, limit); }
 };
 struct download_call {
   llm::client* c;
@@ -195,6 +211,22 @@ template <class CompletionToken = boost::asio::deferred_t>
 auto async_cancel_batch(llm::client& c, std::string const& batch_id, diagnostics& diag, CompletionToken&& token = {}) {
   return autointerp::detail::async_coro(c.get_executor(), &diag, detail::cancel_call{&c, batch_id},
                                         "batch::async_cancel_batch", std::forward<CompletionToken>(token));
+}
+
+/// Lists the account's batches, newest first: `GET /batches?limit=N[&after=ID]` (`limit` 1..100,
+/// `after` empty for the first page). After a crash between a creation and its batches.jsonl line,
+/// a driver finds the batch here by the `metadata` it gave it. Errors: as `async_get_batch`.
+template <class CompletionToken = boost::asio::deferred_t>
+  requires detail::not_diagnostics<CompletionToken>
+auto async_list_batches(llm::client& c, std::string const& after, std::uint32_t limit, CompletionToken&& token = {}) {
+  return autointerp::detail::async_coro(c.get_executor(), nullptr, detail::list_call{&c, after, limit},
+                                        "batch::async_list_batches", std::forward<CompletionToken>(token));
+}
+template <class CompletionToken = boost::asio::deferred_t>
+auto async_list_batches(llm::client& c, std::string const& after, std::uint32_t limit, diagnostics& diag,
+                        CompletionToken&& token = {}) {
+  return autointerp::detail::async_coro(c.get_executor(), &diag, detail::list_call{&c, after, limit},
+                                        "batch::async_list_batches", std::forward<CompletionToken>(token));
 }
 
 /// Downloads a file's content (`GET /files/{id}/content`) to `to`, streamed to disk (through a

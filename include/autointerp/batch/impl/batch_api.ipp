@@ -122,6 +122,9 @@ AUTOINTERP_DECL result<batch_object> parse_batch_object(boost::json::value const
   }
   b.created_at = detail::time_field(*o, "created_at");
   b.expires_at = detail::time_field(*o, "expires_at");
+  if (auto const* meta = o->if_contains("metadata"); meta && meta->is_object())
+    for (auto const& [k, v] : meta->get_object())
+      if (v.is_string()) b.metadata.emplace(std::string(k), std::string(v.get_string()));
   return b;
 }
 
@@ -224,6 +227,34 @@ AUTOINTERP_DECL boost::asio::awaitable<result<batch_object>> cancel_batch(llm::c
   req.noun = "batch cancellation";
   auto op = batch_call(c, std::move(req), "cancelling batch " + batch_id);
   co_return co_await std::move(op);
+}
+
+AUTOINTERP_DECL boost::asio::awaitable<result<batch_page>> list_batches(llm::client& c, std::string after, std::uint32_t limit) {
+  if (!after.empty() && !is_api_id(after)) co_return bad_id("the batch id", after);
+  if (limit < 1) limit = 1;
+  if (limit > 100) limit = 100;
+  llm::api_request req;
+  req.method = llm::api_method::get;
+  req.path = "/batches?limit=" + std::to_string(limit) + (after.empty() ? std::string() : "&after=" + after);
+  req.content_type.clear();
+  req.noun = "batch list";
+  std::string const what = "listing batches";
+  auto op = send(c, std::move(req), what);
+  auto r = co_await std::move(op);
+  if (!r) co_return r.error();
+  auto const* o = r->json.if_object();
+  auto const* data = o ? o->if_contains("data") : nullptr;
+  if (!data || !data->is_array())
+    co_return make_error(errc::bad_response, what + ": the answer has no \"data\" list; check that the base URL is OpenAI's API");
+  batch_page page;
+  for (auto const& v : data->get_array()) {
+    auto b = parse_batch_object(v, what);
+    if (!b) co_return b.error();
+    page.batches.push_back(std::move(*b));
+  }
+  if (auto const* more = o->if_contains("has_more"); more && more->is_bool()) page.has_more = more->get_bool();
+  page.last_id = std::string(string_field(*o, "last_id"));
+  co_return page;
 }
 
 AUTOINTERP_DECL boost::asio::awaitable<result<std::uint64_t>> download_file(llm::client& c, std::string file_id,

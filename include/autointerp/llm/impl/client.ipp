@@ -481,10 +481,27 @@ error_code read_error(error_code rec, Parser& p) {
   return rec;
 }
 
-template <class Stream, class Parser>
-asio::awaitable<error_code> exchange(Stream& stream, beast::flat_buffer& buffer, std::array<asio::const_buffer, 2> req, Parser& p) {
+/// Writes a request's header block and body. Over TLS a body larger than one TLS record (16 KB)
+/// is written after the header, not in the same write: written together, the request stalled
+/// after the header (seen with a 40 KB prompt, Boost 1.81). The bytes sent are the same.
+template <class Stream>
+asio::awaitable<error_code> write_request(Stream& stream, std::array<asio::const_buffer, 2> req) {
+  if (!std::is_same_v<Stream, beast::tcp_stream> && req[1].size() > 16 * 1024) {
+    auto [hec, hn] = co_await asio::async_write(stream, req[0], nothrow_awaitable);
+    (void)hn;
+    if (hec) co_return hec;
+    auto [bec, bn] = co_await asio::async_write(stream, req[1], nothrow_awaitable);
+    (void)bn;
+    co_return bec;
+  }
   auto [wec, wn] = co_await asio::async_write(stream, req, nothrow_awaitable);
   (void)wn;
+  co_return wec;
+}
+
+template <class Stream, class Parser>
+asio::awaitable<error_code> exchange(Stream& stream, beast::flat_buffer& buffer, std::array<asio::const_buffer, 2> req, Parser& p) {
+  auto wec = co_await write_request(stream, req);
   if (wec) co_return wec;
   auto [rec, rn] = co_await http::async_read(stream, buffer, p, nothrow_awaitable);
   (void)rn;
@@ -534,8 +551,7 @@ asio::awaitable<transfer_result> exchange_transfer(Stream& stream, beast::flat_b
                                                    std::string_view body, transfer const& x, std::size_t max_body) {
   transfer_result r;
   std::array<asio::const_buffer, 2> req{asio::buffer(head), asio::buffer(body.data(), body.size())};
-  auto [wec, wn] = co_await asio::async_write(stream, req, nothrow_awaitable);
-  (void)wn;
+  auto wec = co_await write_request(stream, req);
   if (wec) {
     r.ec = wec;
     co_return r;
@@ -633,6 +649,17 @@ inline asio::awaitable<attempt_outcome> attempt(client_impl& s, std::string cons
                                                 wire_context const& ctx, transfer const* x = nullptr) {
   auto const timeout = x && x->timeout.count() > 0 ? x->timeout : s.opt.timeouts.request;
   attempt_outcome out;
+  std::uint64_t length = body.size();
+  if (x && x->body_file) {  // measured per attempt: what this attempt will stream
+    std::error_code fec;
+    auto size = std::filesystem::file_size(*x->body_file, fec);
+    if (fec) {
+      out.failure = local_file_failure(errc::unreadable_file, "cannot read " + x->body_file->string() + " to send it; check the path",
+                                       fec.message());
+      co_return out;
+    }
+    length += size + x->body_suffix.size();
+  }
   bool reconnected = false;
   for (;;) {
     bool cancelled = false;
@@ -645,18 +672,6 @@ inline asio::awaitable<attempt_outcome> attempt(client_impl& s, std::string cons
     bool reused = c->requests > 0;
     ++s.counters.attempts;
 
-    std::uint64_t length = body.size();
-    if (x && x->body_file) {
-      std::error_code fec;
-      auto size = std::filesystem::file_size(*x->body_file, fec);
-      if (fec) {
-        release_connection(s, std::move(c), true);
-        out.failure = local_file_failure(errc::unreadable_file, "cannot read " + x->body_file->string() + " to send it; check the path",
-                                         fec.message());
-        co_return out;
-      }
-      length += size + x->body_suffix.size();
-    }
     std::string head = head_prefix;
     head += std::to_string(length);
     head += "\r\n\r\n";
