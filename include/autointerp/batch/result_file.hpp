@@ -123,7 +123,7 @@ inline result<result_line> parse_result_line(std::string_view text, llm::wire_co
         out.response = std::move(*parsed);
         out.response->attempts = 1;
       } else {
-        out.failure = std::move(parsed.error());
+        out.failure = parsed.error();
       }
       return out;
     }

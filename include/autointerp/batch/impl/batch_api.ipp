@@ -67,7 +67,7 @@ inline std::string random_boundary() {
 inline boost::asio::awaitable<result<llm::api_response>> send(llm::client& c, llm::api_request req, std::string what) {
   auto op = c.async_send(req, autointerp::as_result(boost::asio::deferred));  // named: g++ 12
   auto r = co_await std::move(op);
-  if (!r) co_return in_call(std::move(r.error()), what);
+  if (!r) co_return in_call(r.error(), what);
   co_return r;
 }
 
