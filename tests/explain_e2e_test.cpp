@@ -1784,6 +1784,12 @@ TEST(cost_cli, dry_run_estimate_is_within_ten_percent_of_what_the_fake_then_repo
   double const est_total = est_prompt + est.at("completion_tokens").to_number<double>();
   EXPECT_TRUE(near(est_total, static_cast<double>(used.prompt + used.completion))) << est_total;
   EXPECT_EQ(est.at("calls").to_number<std::size_t>(), fake.meter.calls());
+  std::printf("dry run: %.0f prompt tokens estimated, %llu reported (%+.1f%%); %.0f prompt + completion vs %llu (%+.1f%%); "
+              "cacheable prefix %.1f%%\n",
+              est_prompt, static_cast<unsigned long long>(used.prompt), (est_prompt / static_cast<double>(used.prompt) - 1) * 100,
+              est_total, static_cast<unsigned long long>(used.prompt + used.completion),
+              (est_total / static_cast<double>(used.prompt + used.completion) - 1) * 100,
+              est.at("cacheable_prefix_share").to_number<double>() * 100);
   std::filesystem::remove_all(out);
 }
 
@@ -1907,5 +1913,27 @@ TEST(batch_cli, batches_cancel_stops_the_running_batch_and_resume_sends_only_wha
   // Half the cancelled batch ran and was kept; only the other half was sent again.
   EXPECT_EQ(fake.api.answered(), fake.api.distinct_requests());
   EXPECT_EQ(fake.api.max_submissions(), 2u);
+  std::filesystem::remove_all(out);
+}
+
+TEST(batch_cli, ctrl_c_while_polling_stops_and_leaves_the_batch_running_for_resume) {
+  ai::testing::fake_batch_settings settings;
+  settings.in_progress = std::chrono::seconds(30);
+  batch_server fake(settings);
+  auto out = fresh_dir("cli_batch_sigint");
+  auto c = spawn(batch_args(fake.base_url(), out), {"OPENAI_API_KEY=sk-test"});
+  for (int i = 0; i < 3000 && !(std::filesystem::exists(out / "batches.jsonl") && std::filesystem::file_size(out / "batches.jsonl") > 0); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ::kill(c.pid, SIGINT);
+  auto text = read_all(c.out);
+  EXPECT_EQ(wait_exit(c.pid), 1) << text;
+  EXPECT_NE(text.find("they keep running: --resume polls them"), std::string::npos) << text;
+  auto [lcode, listed] = run_program({AUTOINTERP_CLI_EXE, "batches", out.string()});
+  EXPECT_NE(listed.find("1 running"), std::string::npos) << listed;
+  // A fresh run into the folder is refused while its batch runs: it would be paid for and forgotten.
+  auto [fcode, fresh] = run_program(batch_args(fake.base_url(), out), {"OPENAI_API_KEY=sk-test"});
+  EXPECT_EQ(fcode, 2) << fresh;
+  EXPECT_NE(fresh.find("batches still running: pass --resume"), std::string::npos) << fresh;
+  EXPECT_EQ(fake.api.batches_created(), 1u);
   std::filesystem::remove_all(out);
 }

@@ -183,7 +183,9 @@ inline boost::asio::awaitable<result<rounds_report>> run_rounds(llm::client& api
       auto up = detail::upload_file(api, f.file.path);
       auto uploaded = co_await std::move(up);
       if (!uploaded) co_return uploaded.error();
-      auto mk = detail::create_batch(api, uploaded->id, s.create);
+      auto create = s.create;  // the dashboard (and `async_list_batches`) can tell which file it ran
+      create.metadata["autointerp_input"] = f.file.path.filename().string();
+      auto mk = detail::create_batch(api, uploaded->id, std::move(create));
       auto created = co_await std::move(mk);
       if (!created) co_return created.error();
       batch_record rec;

@@ -53,7 +53,9 @@ class stage {
   /// Failures go into the outcome (status `failed` with `error`), never as exceptions (one that
   /// escapes is reported as `errc::internal`). The outcome's `files` are written by the job,
   /// atomically, before its run.jsonl line. A stage whose outcome is not `explained` or `scored`
-  /// ends the latent's chain. Terminal cancellation of the run reaches the coroutine.
+  /// ends the latent's chain. An outcome whose error is `errc::deferred` (a batch will answer its
+  /// calls) is not saved at all: the latent counts as `deferred` and a later pass runs the stage
+  /// again. Terminal cancellation of the run reaches the coroutine.
   virtual boost::asio::awaitable<stage_outcome> run(latent_work& work) const = 0;
 };
 
