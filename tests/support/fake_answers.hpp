@@ -228,7 +228,8 @@ inline fake_reply fake_brain(fake_request const& r) {
 }
 
 /// `fake_brain` with usage a test can check a job's accounts against: prompt tokens at about four
-/// bytes a token of every message's content, completion tokens likewise of the answer, cached
+/// bytes a token of every message's content (plus 3 a message and 3, as OpenAI counts), completion
+/// tokens at four bytes a token of the answer, cached
 /// tokens for the bytes a prompt shares from its start with the previous one (a provider's prefix
 /// cache), and, when `cost_per_call` is set, a fixed `usage.cost`. It counts each distinct prompt's
 /// answers and sums what it reported. Thread-safe (the server may run on its own thread).
@@ -240,10 +241,13 @@ class fake_meter {
     auto reply = fake_brain(r);
     if (r.is_embeddings()) return reply;
     std::string prompt;
+    std::uint64_t messages = 0;
     if (auto const* o = r.json.if_object(); o && o->contains("messages") && o->at("messages").is_array())
       for (auto const& m : o->at("messages").get_array())
-        if (auto const* mo = m.if_object(); mo && mo->contains("content") && mo->at("content").is_string())
+        if (auto const* mo = m.if_object(); mo && mo->contains("content") && mo->at("content").is_string()) {
           prompt += std::string(mo->at("content").get_string()) + "\n";
+          ++messages;
+        }
     boost::system::error_code ec;
     auto body = boost::json::parse(reply.body, ec);
     if (ec || !body.is_object()) return reply;
@@ -257,7 +261,9 @@ class fake_meter {
     auto const shared = static_cast<std::size_t>(
         std::mismatch(prompt.begin(), prompt.begin() + static_cast<std::ptrdiff_t>(std::min(prompt.size(), previous_.size())),
                       previous_.begin()).first - prompt.begin());
-    std::uint64_t const p = (prompt.size() + 3) / 4, c = (answer.size() + 3) / 4, cached = std::min<std::uint64_t>(shared / 4, p);
+    // As OpenAI counts chat prompts: the text's tokens plus 3 a message and 3 to prime the answer.
+    std::uint64_t const p = (prompt.size() + 3) / 4 + 3 * messages + 3, c = (answer.size() + 3) / 4,
+                        cached = std::min<std::uint64_t>(shared / 4, p);
     boost::json::object usage{{"prompt_tokens", p}, {"completion_tokens", c}, {"total_tokens", p + c},
                               {"prompt_tokens_details", boost::json::object{{"cached_tokens", cached}}}};
     if (cost_) usage["cost"] = *cost_;
