@@ -489,7 +489,18 @@ inline int run_job(std::string_view command, job_args& a, stage_factory const& m
   }
   io.run();
   if (job) job->progress->finish();
+  // A budget reached: OUT/budget.json, then one line with the over-run, exit 3.
+  auto budget_stop = [&](ai::error const& why) {
+    auto const& b = *costs->budget;
+    char over[160];
+    std::snprintf(over, sizeof over, "; the calls in flight over-ran it by $%.4f and %llu prompt tokens", b.cost_overrun(),
+                  static_cast<unsigned long long>(b.prompt_token_overrun()));
+    return fail(command, "stopped: " + why.what() + over, 3);
+  };
+  if (costs->budget && !estimator)  // (a dry run spends nothing)
+    if (auto w = write_budget_file(a.out, *costs->budget); !w) std::cerr << "autointerp: " << w.error().what() << "\n";
   if (rounds) {
+    if (!*rounds && costs->budget && rounds->error() == ai::errc::budget_exhausted) return budget_stop(rounds->error());
     if (!*rounds) return fail(command, rounds->error().what(), 1);
     auto const& r = **rounds;
     std::cerr << "autointerp: openai-batch: " << r.passes << " passes, " << r.batches_submitted << " batches ("
@@ -525,16 +536,7 @@ inline int run_job(std::string_view command, job_args& a, stage_factory const& m
   std::cerr << s.unparsed << " unparsed, " << s.failed << " failed, " << s.skipped << " skipped";
   if (s.already_done) std::cerr << ", " << s.already_done << " already done";
   std::cerr << " in " << static_cast<long long>(secs * 1000) << " ms -> " << a.out << "\n";
-  if (costs->budget) {
-    auto const& b = *costs->budget;
-    if (auto w = write_budget_file(a.out, b); !w) std::cerr << "autointerp: " << w.error().what() << "\n";
-    if (s.fatal && *s.fatal == ai::errc::budget_exhausted) {
-      char over[160];
-      std::snprintf(over, sizeof over, "; the calls in flight over-ran it by $%.4f and %llu prompt tokens",
-                    b.cost_overrun(), static_cast<unsigned long long>(b.prompt_token_overrun()));
-      return fail(command, "stopped: " + s.fatal->what() + over, 3);
-    }
-  }
+  if (costs->budget && s.fatal && *s.fatal == ai::errc::budget_exhausted) return budget_stop(*s.fatal);
   // A fatal error after a good start (key rejected, no credit, disk full) is a runtime failure: 1.
   if (s.stop == pl::stop_reason::fatal && s.fatal) return fail(command, "stopped: " + s.fatal->what(), 1);
   if (s.failed > 0 || (job && *job->write_error) || s.stop != pl::stop_reason::completed || s.deferred > 0) return 1;

@@ -10,8 +10,7 @@
 #include <autointerp/batch/batch_status.hpp>
 #include <autointerp/batch/result_file.hpp>
 
-#include <signal.h>
-#include <unistd.h>
+#include "fuzz_scratch.hpp"
 
 #include <cerrno>
 #include <cstddef>
@@ -33,26 +32,7 @@ void check(bool ok) {
   if (!ok) __builtin_trap();
 }
 
-// This process's scratch folder (libFuzzer skips atexit handlers: folders of dead runs go here).
-fs::path const& scratch() {
-  static fs::path const dir = [] {
-    std::error_code ec;
-    fs::path base = !std::getenv("TMPDIR") && fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm") : fs::temp_directory_path();
-    std::string const prefix = "fuzz_batch_files.";
-    for (auto it = fs::directory_iterator(base, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
-      std::string const name = it->path().filename().string();
-      if (!name.starts_with(prefix)) continue;
-      long const pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
-      std::error_code rec;
-      if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) fs::remove_all(it->path(), rec);
-    }
-    fs::path d = base / (prefix + std::to_string(::getpid()));
-    fs::remove_all(d, ec);
-    fs::create_directories(d);
-    return d;
-  }();
-  return dir;
-}
+fs::path const& scratch() { return fuzz_scratch("fuzz_batch_files."); }
 
 }  // namespace
 

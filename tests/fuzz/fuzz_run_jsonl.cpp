@@ -15,8 +15,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
-#include <signal.h>
-#include <unistd.h>
+#include "fuzz_scratch.hpp"
 
 #include <cerrno>
 #include <cstddef>
@@ -42,28 +41,7 @@ void check(bool ok) {
   if (!ok) __builtin_trap();
 }
 
-// This process's scratch folder, in memory when /dev/shm is there (four times the runs per
-// second). libFuzzer ends without running atexit handlers, so folders of dead fuzzer processes
-// are removed here instead.
-fs::path const& scratch() {
-  static fs::path const dir = [] {
-    std::error_code ec;
-    fs::path base = !std::getenv("TMPDIR") && fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm") : fs::temp_directory_path();
-    std::string const prefix = "fuzz_run_jsonl.";
-    for (auto it = fs::directory_iterator(base, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
-      std::string const name = it->path().filename().string();
-      if (!name.starts_with(prefix)) continue;
-      long const pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
-      std::error_code rec;
-      if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) fs::remove_all(it->path(), rec);
-    }
-    fs::path d = base / (prefix + std::to_string(::getpid()));
-    fs::remove_all(d, ec);
-    fs::create_directories(d);
-    return d;
-  }();
-  return dir;
-}
+fs::path const& scratch() { return fuzz_scratch("fuzz_run_jsonl."); }
 
 std::string read(fs::path const& p) {
   std::ifstream f(p, std::ios::binary);
