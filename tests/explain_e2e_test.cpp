@@ -1691,9 +1691,10 @@ TEST(cost_cli, run_jsonl_sums_equal_what_the_server_reported_with_cached_tokens_
                                    "--price", "prompt=1.5,completion=6,cached=0.5"});
   ASSERT_EQ(code, 0) << text;
   auto const sums = sum_run_lines(out);
-  EXPECT_EQ(sums.prompt, fake.meter.prompt_tokens());
-  EXPECT_EQ(sums.completion, fake.meter.completion_tokens());
-  EXPECT_EQ(sums.cached, fake.meter.cached_tokens());
+  auto const reported = fake.meter.reported();
+  EXPECT_EQ(sums.prompt, reported.prompt_tokens);
+  EXPECT_EQ(sums.completion, reported.completion_tokens);
+  EXPECT_EQ(sums.cached, reported.cached_tokens);
   EXPECT_GT(sums.cached, 0u);  // scoring prompts of one latent share the system prompt and the explanation
   // No server cost: each line is priced from its tokens, the cached ones at the cached price.
   double const expected = (static_cast<double>(sums.prompt - sums.cached) * 1.5 + static_cast<double>(sums.cached) * 0.5 +

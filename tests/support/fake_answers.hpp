@@ -26,6 +26,8 @@
 // by hand, on purpose: when a format changes, score_test's checks that the fake answers a built
 // prompt correctly fail until both agree.
 
+#include <autointerp/llm/token_usage.hpp>
+
 #include <boost/json/parse.hpp>
 
 #include <algorithm>
@@ -271,10 +273,7 @@ class fake_meter {
     reply.body = boost::json::serialize(body);
     previous_ = prompt;
     ++answered_[prompt];
-    prompt_tokens_ += p;
-    completion_tokens_ += c;
-    cached_tokens_ += cached;
-    cost_sum_ += cost_.value_or(0);
+    reported_ += llm::token_usage{p, c, cached, cost_.value_or(0)};
     ++calls_;
     return reply;
   }
@@ -288,21 +287,10 @@ class fake_meter {
     std::lock_guard lock(m_);
     return calls_;
   }
-  std::uint64_t prompt_tokens() const {
+  /// What it reported, summed over every call.
+  llm::token_usage reported() const {
     std::lock_guard lock(m_);
-    return prompt_tokens_;
-  }
-  std::uint64_t completion_tokens() const {
-    std::lock_guard lock(m_);
-    return completion_tokens_;
-  }
-  std::uint64_t cached_tokens() const {
-    std::lock_guard lock(m_);
-    return cached_tokens_;
-  }
-  double cost() const {
-    std::lock_guard lock(m_);
-    return cost_sum_;
+    return reported_;
   }
 
  private:
@@ -311,8 +299,7 @@ class fake_meter {
   std::string previous_;
   std::map<std::string, int> answered_;
   std::size_t calls_ = 0;
-  std::uint64_t prompt_tokens_ = 0, completion_tokens_ = 0, cached_tokens_ = 0;
-  double cost_sum_ = 0;
+  llm::token_usage reported_;
 };
 
 }  // namespace autointerp::testing
