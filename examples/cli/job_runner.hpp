@@ -514,13 +514,15 @@ inline int run_job(std::string_view command, job_args& a, stage_factory const& m
     pl::job_estimate e;
     e.latents = s.processed() + s.already_done;
     e.cacheable_prefix_share = estimator->cacheable_prefix_share();
-    auto const priced = pl::read_spending(job_out / "run.jsonl");
+    auto const priced = pl::read_spending(job_out / "run.jsonl");  // tokens and cost, as a real run records them
     for (auto const& [name, st] : estimator->stages()) {
       auto& to = e.by_stage[name];
       to.calls = st.calls;
-      to.prompt_tokens = st.prompt_tokens;
-      to.completion_tokens = st.completion_tokens;
-      if (auto it = priced.by_stage.find(name); it != priced.by_stage.end()) to.cost_usd = it->second.usage.cost;
+      if (auto it = priced.by_stage.find(name); it != priced.by_stage.end()) {
+        to.prompt_tokens = it->second.usage.prompt_tokens;
+        to.completion_tokens = it->second.usage.completion_tokens;
+        to.cost_usd = it->second.usage.cost;
+      }
     }
     std::error_code ec;
     std::filesystem::remove_all(job_out, ec);

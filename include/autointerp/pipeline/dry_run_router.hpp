@@ -62,10 +62,9 @@ inline std::string dry_run_answer(std::string_view stage, std::string_view promp
   return a + "]";
 }
 
-/// What the dry run saw of one stage.
+/// What the dry run saw of one stage (its tokens are in the job's run.jsonl, as for a real run).
 struct dry_run_stage {
   std::size_t calls = 0;
-  std::uint64_t prompt_tokens = 0, completion_tokens = 0;
   std::uint64_t prompt_bytes = 0;
   std::uint64_t prefix_bytes = 0;  ///< bytes each prompt shares, from its start, with the stage's previous one
 };
@@ -92,8 +91,6 @@ class dry_run_router final : public llm::chat_router {
     r.usage.total_tokens = r.usage.prompt_tokens + r.usage.completion_tokens;
     auto& s = stages_[stage];
     ++s.calls;
-    s.prompt_tokens += r.usage.prompt_tokens;
-    s.completion_tokens += r.usage.completion_tokens;
     s.prompt_bytes += prompt.size();
     auto& previous = previous_[stage];
     auto const shared = std::mismatch(prompt.begin(), prompt.begin() + static_cast<std::ptrdiff_t>(std::min(prompt.size(), previous.size())),
